@@ -1,0 +1,264 @@
+// Package redisproc starts private redis-server processes: the demo's server
+// and the servers the tests run against. A server listens on loopback or a
+// unix socket, persists nothing, and dies with the process that started it.
+package redisproc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNotInstalled is returned when no redis-server is on PATH.
+var ErrNotInstalled = errors.New("redis-server not found on PATH " +
+	"(install it: apt-get install redis-server on Debian/Ubuntu, brew install redis on macOS)")
+
+// Options shape a server. The zero value is a TCP server on a free loopback
+// port.
+type Options struct {
+	// Unix listens on a unix socket in the server's directory instead of TCP.
+	Unix bool
+	// Args are extra redis-server arguments, e.g. "--maxmemory", "64mb".
+	Args []string
+	// Stderr, when set, receives the server's log.
+	Stderr *os.File
+}
+
+// Server is one running redis-server.
+type Server struct {
+	Dir    string // private working directory, removed by Stop
+	Socket string // unix socket path when Options.Unix, else ""
+	Port   int    // TCP port, or 0 when Options.Unix
+
+	cmd      *exec.Cmd
+	stopOnce sync.Once
+	done     chan struct{}
+	waitErr  error
+	ownsDir  bool
+}
+
+// Addr is the address for a go-redis client: host:port or the socket path.
+func (s *Server) Addr() string {
+	if s.Socket != "" {
+		return s.Socket
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+}
+
+// Network is "unix" or "tcp".
+func (s *Server) Network() string {
+	if s.Socket != "" {
+		return "unix"
+	}
+	return "tcp"
+}
+
+// Binary returns the path of redis-server, or ErrNotInstalled.
+func Binary() (string, error) {
+	p, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", ErrNotInstalled
+	}
+	return p, nil
+}
+
+// Start launches redis-server and waits until it answers PING.
+func Start(ctx context.Context, opt Options) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "redtop-redis-")
+	if err != nil {
+		return nil, err
+	}
+	// A few attempts: a free port found by listening can be taken by
+	// someone else before redis-server binds it.
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		s, err := start(ctx, bin, dir, opt)
+		if err == nil {
+			s.ownsDir = true
+			return s, nil
+		}
+		lastErr = err
+		if opt.Unix || ctx.Err() != nil {
+			break
+		}
+	}
+	os.RemoveAll(dir)
+	return nil, lastErr
+}
+
+func start(ctx context.Context, bin, dir string, opt Options) (*Server, error) {
+	s := &Server{Dir: dir, done: make(chan struct{})}
+	args := []string{
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", dir,
+		"--daemonize", "no",
+		"--protected-mode", "yes",
+		"--loglevel", "warning",
+	}
+	if opt.Unix {
+		s.Socket = filepath.Join(dir, "redis.sock")
+		args = append(args, "--port", "0", "--unixsocket", s.Socket, "--unixsocketperm", "700")
+	} else {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s.Port = port
+		args = append(args, "--port", strconv.Itoa(port))
+	}
+	args = append(args, opt.Args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = sysProcAttr()
+	var logBuf lockedBuffer
+	if opt.Stderr != nil {
+		cmd.Stdout, cmd.Stderr = opt.Stderr, opt.Stderr
+	} else {
+		cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	s.cmd = cmd
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+	if err := s.waitReady(ctx, 10*time.Second); err != nil {
+		s.kill()
+		return nil, fmt.Errorf("redis-server did not start: %v: %s", err, strings.TrimSpace(logBuf.String()))
+	}
+	return s, nil
+}
+
+// waitReady polls with a raw PING until the server answers.
+func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("exited: %v", s.waitErr)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if err := ping(s.Network(), s.Addr()); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ping speaks just enough RESP to see a server answer. It may get
+// -NOAUTH back when the server has a password; that still means ready.
+func ping(network, addr string) error {
+	c, err := net.DialTimeout(network, addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH") {
+		return nil
+	}
+	if strings.HasPrefix(line, "-LOADING") {
+		return errors.New("loading")
+	}
+	return nil
+}
+
+// Stop kills the server, waits for it and removes its directory.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		s.kill()
+		if s.ownsDir {
+			os.RemoveAll(s.Dir)
+		}
+	})
+}
+
+// Kill kills the server process without cleaning up, to simulate a crash.
+// Restart brings it back on the same address.
+func (s *Server) Kill() { s.kill() }
+
+func (s *Server) kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Restart starts a new process on the same address and directory, with the
+// same arguments, after Kill.
+func (s *Server) Restart(ctx context.Context) error {
+	s.kill()
+	args := s.cmd.Args[1:]
+	cmd := exec.Command(s.cmd.Path, args...)
+	cmd.Dir = s.Dir
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Stdout, cmd.Stderr = s.cmd.Stdout, s.cmd.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	done := s.done
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(done)
+	}()
+	return s.waitReady(ctx, 10*time.Second)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() < 64<<10 {
+		l.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,252 @@
+// Command redtop is a terminal dashboard for Redis.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"redtop/conn"
+	"redtop/demo"
+	"redtop/redisinfo"
+	"redtop/ui"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+// options are redtop's own flags, besides the connection ones.
+type options struct {
+	conn     conn.Config
+	interval time.Duration
+	once     bool
+	json     bool
+	demo     bool
+	help     bool
+	version  bool
+}
+
+func main() {
+	// go-redis logs dial failures to stderr, which would scribble over the
+	// dashboard; redtop reports connection state itself.
+	redis.SetLogger(quietLogger{})
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("redtop", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	o.conn.Bind(fs)
+	fs.DurationVar(&o.interval, "interval", time.Second, "time between polls (and between the two samples of --once)")
+	fs.BoolVar(&o.once, "once", false, "sample twice, --interval apart, print the overview and exit (like top -b)")
+	fs.BoolVar(&o.json, "json", false, "with --once: print one JSON object")
+	fs.BoolVar(&o.demo, "demo", false, "start a private redis-server with a Django-like workload and watch it")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.help, "help", false, "print this help and exit")
+	return fs
+}
+
+const usageHead = `redtop: a terminal dashboard for Redis.
+
+Usage:
+  redtop [connection flags] [--interval D]      live dashboard
+  redtop [connection flags] --once [--json]     sample twice, print, exit
+  redtop --demo                                 dashboard on a private demo server
+
+Flags:
+`
+
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	var o options
+	fs := newFlags(&o, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, usageHead+fs.FlagUsages())
+			return 0
+		}
+		fmt.Fprintf(stderr, "redtop: %v (see redtop --help)\n", err)
+		return 2
+	}
+	switch {
+	case o.help:
+		fmt.Fprint(stdout, usageHead+fs.FlagUsages())
+		return 0
+	case o.version:
+		fmt.Fprintln(stdout, "redtop", buildVersion())
+		return 0
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "redtop: unexpected argument %q (see redtop --help)\n", fs.Arg(0))
+		return 2
+	case o.interval < 100*time.Millisecond:
+		fmt.Fprintln(stderr, "redtop: --interval must be at least 100ms")
+		return 2
+	case o.json && !o.once:
+		fmt.Fprintln(stderr, "redtop: --json goes with --once")
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var target conn.Target
+	if o.demo {
+		d, err := demo.Start(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "redtop: --demo: %v\n", err)
+			return 1
+		}
+		defer d.Stop()
+		target = d.Target()
+	} else {
+		t, warnings, err := o.conn.Resolve(os.Getenv, askPassword(stdin, stderr))
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, w)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "redtop: %v\n", err)
+			return 2
+		}
+		target = t
+	}
+
+	app, err := connect(ctx, target, o.interval)
+	if err != nil {
+		fmt.Fprintf(stderr, "redtop: %v\n", err)
+		return 1
+	}
+	defer app.Close()
+
+	if o.once {
+		return app.once(ctx, o.json, stdout, stderr)
+	}
+	p := tea.NewProgram(app.Model(ctx), tea.WithContext(ctx), tea.WithInput(stdin), tea.WithOutput(stdout))
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "redtop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// App is redtop wired to one target: the same wiring serves the TUI, the
+// batch mode and the end-to-end tests.
+type App struct {
+	Target   conn.Target
+	Interval time.Duration
+	Ledger   *redisinfo.Ledger
+	Poller   *redisinfo.Poller
+}
+
+// connect opens the clients for a target and checks the server answers, so
+// a wrong password or a refused port is one clear line before any screen.
+func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, error) {
+	client := redis.NewClient(t.Options())
+	pctx, cancel := context.WithTimeout(ctx, t.Timeout)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		client.Close()
+		return nil, conn.Explain(err, t)
+	}
+	ledger := redisinfo.NewLedger()
+	ledger.Call(t.Addr, "ping", 1)
+	nodes := []redisinfo.Node{{Addr: t.Addr, Client: client}}
+	return &App{
+		Target:   t,
+		Interval: interval,
+		Ledger:   ledger,
+		Poller:   redisinfo.NewPoller(nodes, ledger, t.Timeout),
+	}, nil
+}
+
+// Model builds the dashboard's root model.
+func (a *App) Model(ctx context.Context) *ui.Model {
+	return ui.New(ctx, ui.Config{
+		Source:   a.Poller,
+		Target:   a.Target.String(),
+		DB:       a.Target.DB,
+		Interval: a.Interval,
+		Explain:  func(err error) string { return conn.Explain(err, a.Target).Error() },
+	})
+}
+
+// Close closes every client.
+func (a *App) Close() error { return a.Poller.Close() }
+
+// once samples twice, an interval apart, and prints the overview.
+func (a *App) once(ctx context.Context, asJSON bool, stdout, stderr io.Writer) int {
+	tr := redisinfo.NewTracker(60)
+	for i := 0; i < 2; i++ {
+		if i == 1 {
+			select {
+			case <-time.After(a.Interval):
+			case <-ctx.Done():
+				return 130
+			}
+		}
+		samples := a.Poller.Poll(ctx)
+		for _, s := range samples {
+			if s.Err != nil {
+				fmt.Fprintf(stderr, "redtop: %v\n", conn.Explain(s.Err, a.Target))
+				return 1
+			}
+		}
+		tr.Add(samples)
+	}
+	rep := redisinfo.NewReport(tr.Add(nil))
+	var err error
+	if asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "redtop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// askPassword reads a password without echo from the terminal, like
+// redis-cli --askpass.
+func askPassword(stdin *os.File, stderr io.Writer) func() (string, error) {
+	return func() (string, error) {
+		f := stdin
+		if !term.IsTerminal(int(f.Fd())) {
+			tty, err := os.Open("/dev/tty")
+			if err != nil {
+				return "", errors.New("--askpass needs a terminal")
+			}
+			defer tty.Close()
+			f = tty
+		}
+		fmt.Fprint(stderr, "Please input password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		return string(b), err
+	}
+}

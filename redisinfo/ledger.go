@@ -1,0 +1,77 @@
+package redisinfo
+
+import "sync"
+
+// Ledger counts what redtop itself sends, per node, so the dashboard can
+// take it out of the figures it shows. TYPE, TTL, OBJECT, EXISTS and GET
+// count as keyspace hits or misses on the server; a browser that inspects
+// keys would otherwise move the very hit rate the operator is watching.
+// It is safe for concurrent use.
+type Ledger struct {
+	mu    sync.Mutex
+	nodes map[string]*Own
+}
+
+// Own is redtop's cumulative traffic to one node.
+type Own struct {
+	Hits, Misses int64            // keyspace lookups redtop caused
+	Calls        map[string]int64 // commands redtop sent, lower case
+}
+
+// NewLedger returns an empty ledger.
+func NewLedger() *Ledger { return &Ledger{nodes: map[string]*Own{}} }
+
+func (l *Ledger) node(addr string) *Own {
+	o := l.nodes[addr]
+	if o == nil {
+		o = &Own{Calls: map[string]int64{}}
+		l.nodes[addr] = o
+	}
+	return o
+}
+
+// Lookups records keyspace hits and misses redtop caused on a node.
+func (l *Ledger) Lookups(addr string, hits, misses int64) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	o := l.node(addr)
+	o.Hits += hits
+	o.Misses += misses
+	l.mu.Unlock()
+}
+
+// Call records n commands named cmd sent by redtop to a node.
+func (l *Ledger) Call(addr, cmd string, n int64) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.node(addr).Calls[cmd] += n
+	l.mu.Unlock()
+}
+
+// Get returns a copy of the counts for a node.
+func (l *Ledger) Get(addr string) Own {
+	if l == nil {
+		return Own{}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o := l.node(addr)
+	c := Own{Hits: o.Hits, Misses: o.Misses, Calls: make(map[string]int64, len(o.Calls))}
+	for k, v := range o.Calls {
+		c.Calls[k] = v
+	}
+	return c
+}
+
+// TotalCalls is the number of commands in c.
+func (c Own) TotalCalls() int64 {
+	var n int64
+	for _, v := range c.Calls {
+		n += v
+	}
+	return n
+}

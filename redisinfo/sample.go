@@ -1,0 +1,142 @@
+package redisinfo
+
+import "time"
+
+// NodeSample is one INFO poll of one node, with what redtop itself had sent
+// to that node when the reply arrived.
+type NodeSample struct {
+	Node string        // address as redtop dials it
+	At   time.Time     // when the reply arrived
+	RTT  time.Duration // INFO round trip
+	Info Info          // zero when Err != nil
+	Own  Own           // redtop's own cumulative traffic (Ledger)
+	Err  error
+}
+
+// counters are the monotonic figures rates are made from, as the server
+// reports them (redtop's own share is taken out of the deltas).
+type counters struct {
+	hits, misses, ops int64
+	evicted, expired  int64
+	rejected          int64
+	netIn, netOut     int64
+	cpu               float64 // seconds, sys+user
+	cmds              map[string]CommandStat
+}
+
+func countersOf(s NodeSample) counters {
+	in := s.Info
+	c := counters{
+		hits:     in.Int("keyspace_hits"),
+		misses:   in.Int("keyspace_misses"),
+		ops:      in.Int("total_commands_processed"),
+		evicted:  in.Int("evicted_keys"),
+		expired:  in.Int("expired_keys"),
+		rejected: in.Int("rejected_connections"),
+		netIn:    in.Int("total_net_input_bytes"),
+		netOut:   in.Int("total_net_output_bytes"),
+		cpu:      in.Float("used_cpu_sys") + in.Float("used_cpu_user"),
+		cmds:     make(map[string]CommandStat, len(in.Commands)),
+	}
+	for name, st := range in.Commands {
+		c.cmds[name] = st
+	}
+	return c
+}
+
+// sub returns c - p and whether every counter moved forward (or stayed).
+// A counter going backwards means a restart or CONFIG RESETSTAT.
+func (c counters) sub(p counters) (counters, bool) {
+	d := counters{
+		hits: c.hits - p.hits, misses: c.misses - p.misses, ops: c.ops - p.ops,
+		evicted: c.evicted - p.evicted, expired: c.expired - p.expired,
+		rejected: c.rejected - p.rejected,
+		netIn:    c.netIn - p.netIn, netOut: c.netOut - p.netOut,
+		cpu:  c.cpu - p.cpu,
+		cmds: make(map[string]CommandStat, len(c.cmds)),
+	}
+	// Keyspace and command counters are the ones RESETSTAT zeroes; net and
+	// cpu go back only on a restart, which run_id catches.
+	ok := d.hits >= 0 && d.misses >= 0 && d.ops >= 0 && d.evicted >= 0 && d.expired >= 0
+	for name, st := range c.cmds {
+		ps := p.cmds[name]
+		dc := CommandStat{Calls: st.Calls - ps.Calls, Usec: st.Usec - ps.Usec}
+		if dc.Calls < 0 || dc.Usec < 0 {
+			ok = false
+		}
+		if dc.Calls > 0 {
+			d.cmds[name] = dc
+		}
+	}
+	return d, ok
+}
+
+func (c *counters) add(d counters) {
+	c.hits += d.hits
+	c.misses += d.misses
+	c.ops += d.ops
+	c.evicted += d.evicted
+	c.expired += d.expired
+	c.rejected += d.rejected
+	c.netIn += d.netIn
+	c.netOut += d.netOut
+	c.cpu += d.cpu
+	if c.cmds == nil {
+		c.cmds = map[string]CommandStat{}
+	}
+	for name, st := range d.cmds {
+		s := c.cmds[name]
+		s.Calls += st.Calls
+		s.Usec += st.Usec
+		c.cmds[name] = s
+	}
+}
+
+// ownDelta is what redtop sent between two samples.
+type ownDelta struct {
+	hits, misses, ops int64
+	calls             map[string]int64
+}
+
+func diffOwn(cur, prev Own) ownDelta {
+	d := ownDelta{
+		hits:   cur.Hits - prev.Hits,
+		misses: cur.Misses - prev.Misses,
+		ops:    cur.TotalCalls() - prev.TotalCalls(),
+		calls:  make(map[string]int64, len(cur.Calls)),
+	}
+	for k, v := range cur.Calls {
+		d.calls[k] = v - prev.Calls[k]
+	}
+	return d
+}
+
+// carry holds own traffic that could not yet be taken out of a delta: the
+// ledger records a read when its reply arrives, which can be after the INFO
+// that already counted it. The deficit is taken out of the next delta, so
+// nothing is lost or counted twice over a window.
+type carry struct{ hits, misses, ops int64 }
+
+// subtractOwn removes redtop's own traffic from a server delta.
+func (d *counters) subtractOwn(o ownDelta, c *carry) {
+	d.hits, c.hits = clampSub(d.hits, o.hits+c.hits)
+	d.misses, c.misses = clampSub(d.misses, o.misses+c.misses)
+	d.ops, c.ops = clampSub(d.ops, o.ops+c.ops)
+	for name, n := range o.calls {
+		if st, ok := d.cmds[name]; ok {
+			st.Calls -= n
+			if st.Calls <= 0 {
+				delete(d.cmds, name)
+			} else {
+				d.cmds[name] = st
+			}
+		}
+	}
+}
+
+func clampSub(v, own int64) (rest, deficit int64) {
+	if v >= own {
+		return v - own, 0
+	}
+	return 0, own - v
+}

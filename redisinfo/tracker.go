@@ -1,0 +1,222 @@
+package redisinfo
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// Tracker turns successive polls of a set of nodes into rates over sliding
+// windows. It is not safe for concurrent use: the UI owns one and feeds it
+// from Update; the batch mode owns another.
+type Tracker struct {
+	capacity int
+	ticks    []tick // oldest first, at most capacity
+	nodes    map[string]*nodeState
+
+	epoch        time.Time // windows never reach back before this
+	resetReason  string    // why the current epoch started, "" for the first
+	pendingReset bool      // the next tick is the first of a new epoch
+	lastAt       time.Time
+}
+
+type nodeState struct {
+	at    time.Time
+	runID string
+	c     counters
+	own   Own
+	carry carry
+	info  Info
+}
+
+type tick struct {
+	at    time.Time
+	dt    time.Duration
+	d     counters
+	reset bool
+}
+
+// NewTracker keeps history ticks (at least 60) for windows and sparklines.
+func NewTracker(history int) *Tracker {
+	if history < 60 {
+		history = 60
+	}
+	return &Tracker{capacity: history, nodes: map[string]*nodeState{}}
+}
+
+// ResetWindows starts new windows from the latest sample: rates from here
+// on, e.g. when a load test starts.
+func (t *Tracker) ResetWindows(reason string) {
+	t.newEpoch(t.lastAt, reason)
+}
+
+func (t *Tracker) newEpoch(at time.Time, reason string) {
+	t.epoch = at
+	t.resetReason = reason
+	t.pendingReset = true
+}
+
+// Add ingests one poll round (one sample per node) and returns the new
+// snapshot. Failed samples keep their node's previous state.
+func (t *Tracker) Add(samples []NodeSample) Snapshot {
+	var (
+		at      time.Time
+		sum     counters
+		any     bool
+		resetOn []string
+	)
+	for _, s := range samples {
+		if s.Err != nil {
+			continue
+		}
+		if s.At.After(at) {
+			at = s.At
+		}
+		cur := countersOf(s)
+		runID := s.Info.Str("run_id")
+		prev := t.nodes[s.Node]
+		t.nodes[s.Node] = &nodeState{at: s.At, runID: runID, c: cur, own: s.Own, info: s.Info}
+		if prev == nil {
+			continue
+		}
+		d, forward := cur.sub(prev.c)
+		switch {
+		case prev.runID != "" && runID != "" && prev.runID != runID:
+			resetOn = append(resetOn, s.Node+" restarted")
+			continue
+		case !forward:
+			resetOn = append(resetOn, s.Node+" counters went back (CONFIG RESETSTAT?)")
+			continue
+		}
+		carry := prev.carry
+		d.subtractOwn(diffOwn(s.Own, prev.own), &carry)
+		t.nodes[s.Node].carry = carry
+		sum.add(d)
+		any = true
+	}
+	if at.IsZero() { // every node failed: nothing new
+		return t.snapshot(t.lastAt)
+	}
+	if len(resetOn) > 0 {
+		t.newEpoch(at, joinReasons(resetOn))
+	} else if any && !t.lastAt.IsZero() {
+		t.push(tick{at: at, dt: at.Sub(t.lastAt), d: sum, reset: t.pendingReset})
+		t.pendingReset = false
+	}
+	if t.epoch.IsZero() {
+		t.epoch = at
+	}
+	t.lastAt = at
+	return t.snapshot(at)
+}
+
+func joinReasons(r []string) string {
+	if len(r) == 1 {
+		return r[0]
+	}
+	return fmt.Sprintf("%s and %d more", r[0], len(r)-1)
+}
+
+func (t *Tracker) push(k tick) {
+	if len(t.ticks) == t.capacity {
+		copy(t.ticks, t.ticks[1:])
+		t.ticks = t.ticks[:len(t.ticks)-1]
+	}
+	t.ticks = append(t.ticks, k)
+}
+
+// Rates are per-second figures over a window.
+type Rates struct {
+	Span     time.Duration // time actually covered; shorter than asked while filling
+	Lookups  int64         // hits + misses in the window
+	HitRate  float64       // hits / lookups; NaN when Lookups == 0
+	Hits     float64
+	Misses   float64
+	Ops      float64
+	Evicted  float64
+	Expired  float64
+	Rejected float64
+	NetIn    float64 // bytes/s
+	NetOut   float64 // bytes/s
+	CPU      float64 // percent of one core
+	Commands []CommandRate
+}
+
+// HasLookups reports whether the hit rate means anything.
+func (r Rates) HasLookups() bool { return r.Lookups > 0 }
+
+// CommandRate is one command's share of a window.
+type CommandRate struct {
+	Name        string
+	PerSec      float64
+	UsecPerCall float64
+}
+
+// window sums the newest ticks covering up to w, never before the epoch.
+func (t *Tracker) window(w time.Duration) Rates {
+	var (
+		sum  counters
+		span time.Duration
+	)
+	for i := len(t.ticks) - 1; i >= 0; i-- {
+		k := t.ticks[i]
+		if k.at.Add(-k.dt).Before(t.epoch) {
+			break
+		}
+		if span > 0 && span+k.dt > w+k.dt/2 {
+			break
+		}
+		sum.add(k.d)
+		span += k.dt
+	}
+	return ratesOf(sum, span)
+}
+
+func ratesOf(c counters, span time.Duration) Rates {
+	r := Rates{Span: span, HitRate: math.NaN()}
+	if span <= 0 {
+		return r
+	}
+	sec := span.Seconds()
+	per := func(v int64) float64 { return float64(v) / sec }
+	r.Lookups = c.hits + c.misses
+	if r.Lookups > 0 {
+		r.HitRate = float64(c.hits) / float64(r.Lookups)
+	}
+	r.Hits, r.Misses, r.Ops = per(c.hits), per(c.misses), per(c.ops)
+	r.Evicted, r.Expired, r.Rejected = per(c.evicted), per(c.expired), per(c.rejected)
+	r.NetIn, r.NetOut = per(c.netIn), per(c.netOut)
+	r.CPU = c.cpu / sec * 100
+	for name, st := range c.cmds {
+		cr := CommandRate{Name: name, PerSec: per(st.Calls)}
+		if st.Calls > 0 {
+			cr.UsecPerCall = float64(st.Usec) / float64(st.Calls)
+		}
+		r.Commands = append(r.Commands, cr)
+	}
+	sort.Slice(r.Commands, func(i, j int) bool {
+		if r.Commands[i].PerSec != r.Commands[j].PerSec {
+			return r.Commands[i].PerSec > r.Commands[j].PerSec
+		}
+		return r.Commands[i].Name < r.Commands[j].Name
+	})
+	return r
+}
+
+// Point is one tick of history for the sparklines.
+type Point struct {
+	At      time.Time
+	HitRate float64 // NaN when the tick had no lookups
+	Ops     float64
+	Reset   bool // first tick after a new window started
+}
+
+func (t *Tracker) history() []Point {
+	pts := make([]Point, 0, len(t.ticks))
+	for _, k := range t.ticks {
+		r := ratesOf(k.d, k.dt)
+		pts = append(pts, Point{At: k.at, HitRate: r.HitRate, Ops: r.Ops, Reset: k.reset})
+	}
+	return pts
+}

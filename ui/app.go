@@ -1,0 +1,304 @@
+// Package ui is redtop's Bubble Tea side: the root model, its panes, key
+// bindings and styles. It talks to Redis only through the small interfaces
+// it is given, inside tea.Cmds.
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"redtop/redisinfo"
+)
+
+// Config wires the UI to its data.
+type Config struct {
+	Source   InfoSource
+	Target   string // shown in the top bar and window title; never a password
+	DB       int
+	Interval time.Duration
+	History  int                // ticks kept for windows and charts
+	Explain  func(error) string // turns poll errors into one line; optional
+	Now      func() time.Time   // clock, for tests; optional
+}
+
+// pane is what every pane offers the root.
+type pane interface {
+	Update(tea.Msg) tea.Cmd
+	View() string
+	SetSize(w, h int)
+	KeyMap() help.KeyMap
+}
+
+type focus int
+
+const (
+	focusOverview focus = iota
+)
+
+// Model is the root model: it routes keys, owns the poll loop and the
+// connection state, and lays the panes out.
+type Model struct {
+	ctx      context.Context
+	cfg      Config
+	now      func() time.Time
+	keys     KeyMap
+	styles   *Styles
+	help     help.Model
+	tracker  *redisinfo.Tracker
+	overview *overview
+	focus    focus
+
+	width, height int
+	lay           layout
+	interval      time.Duration
+	gen           int  // poll loop generation; ticks of older loops are dropped
+	inflight      bool // a poll is running: never start a second one
+	paused        bool
+	clockOn       bool // the 1 s redraw tick is armed
+	showHelp      bool
+	conn          connState
+	status        statusLine
+}
+
+// New builds the root model. ctx is cancelled when the program ends and
+// bounds every Redis call the UI starts.
+func New(ctx context.Context, cfg Config) *Model {
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Explain == nil {
+		cfg.Explain = func(err error) string { return err.Error() }
+	}
+	if cfg.History == 0 {
+		cfg.History = 600
+	}
+	st := NewStyles(true)
+	m := &Model{
+		ctx:      ctx,
+		cfg:      cfg,
+		now:      cfg.Now,
+		keys:     DefaultKeyMap(),
+		styles:   &st,
+		help:     help.New(),
+		tracker:  redisinfo.NewTracker(cfg.History),
+		interval: cfg.Interval,
+	}
+	m.help.Styles = st.Help
+	m.overview = newOverview(m.styles, m.keys, cfg.DB, cfg.Interval, cfg.Now)
+	return m
+}
+
+// Init starts the first poll at once: the first frame with data should not
+// wait an interval.
+func (m *Model) Init() tea.Cmd {
+	m.inflight = true
+	return tea.Batch(pollCmd(m.ctx, m.cfg.Source, m.gen), tea.RequestBackgroundColor)
+}
+
+// Update routes messages: global keys, then the focused pane; data goes to
+// the pane that owns it.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.resize(msg.Width, msg.Height)
+	case tea.BackgroundColorMsg:
+		*m.styles = NewStyles(msg.IsDark())
+		m.help.Styles = m.styles.Help
+	case tea.KeyPressMsg:
+		return m, m.handleKey(msg)
+	case polledMsg:
+		return m, m.handlePolled(msg)
+	case tickMsg:
+		return m, m.handleTick(msg)
+	case clockMsg:
+		return m, m.handleClock(msg)
+	case clearStatusMsg:
+		if msg.seq == m.status.seq {
+			m.status.text = ""
+		}
+	default:
+		return m, m.focused().Update(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) focused() pane { return m.overview }
+
+func (m *Model) resize(w, h int) {
+	m.width, m.height = w, h
+	m.lay = computeLayout(w, h)
+	m.overview.SetSize(w, h)
+	m.help.SetWidth(w)
+}
+
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(msg, m.keys.Quit):
+		return tea.Quit
+	case key.Matches(msg, m.keys.Help):
+		m.showHelp = !m.showHelp
+		m.help.ShowAll = m.showHelp
+	case key.Matches(msg, m.keys.Pause):
+		return m.togglePause()
+	case key.Matches(msg, m.keys.Reset):
+		m.tracker.ResetWindows("restarted by you")
+		return m.setStatus(okLevel, "windows restarted: rates from now on", 4*time.Second)
+	case key.Matches(msg, m.keys.Faster):
+		return m.setInterval(-1)
+	case key.Matches(msg, m.keys.Slower):
+		return m.setInterval(+1)
+	default:
+		return m.focused().Update(msg)
+	}
+	return nil
+}
+
+var intervals = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}
+
+func (m *Model) setInterval(dir int) tea.Cmd {
+	i := 0
+	for i < len(intervals)-1 && intervals[i] < m.interval {
+		i++
+	}
+	i = max(0, min(len(intervals)-1, i+dir))
+	m.interval = intervals[i]
+	m.overview.interval = m.interval
+	m.gen++
+	cmds := []tea.Cmd{m.setStatus(infoLevel, "polling every "+age(m.interval), 3*time.Second)}
+	if !m.inflight && !m.paused {
+		cmds = append(cmds, tickCmd(m.interval, m.gen))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) togglePause() tea.Cmd {
+	m.paused = !m.paused
+	m.gen++
+	if m.paused {
+		m.overview.stale = "paused"
+		return tea.Batch(m.setStatus(warnLevel, "paused: press p to resume", 3*time.Second), m.armClock())
+	}
+	m.overview.stale = ""
+	if m.inflight {
+		return nil
+	}
+	m.inflight = true
+	return pollCmd(m.ctx, m.cfg.Source, m.gen)
+}
+
+func (m *Model) handleTick(msg tickMsg) tea.Cmd {
+	if msg.gen != m.gen || m.paused || m.inflight {
+		return nil
+	}
+	m.inflight = true
+	return pollCmd(m.ctx, m.cfg.Source, m.gen)
+}
+
+func (m *Model) handlePolled(msg polledMsg) tea.Cmd {
+	m.inflight = false
+	if m.paused {
+		return nil // frozen: the resume starts a fresh poll
+	}
+	now := m.now()
+	var failed []redisinfo.NodeSample
+	var worst time.Duration
+	for _, s := range msg.samples {
+		if s.Err != nil {
+			failed = append(failed, s)
+		} else {
+			worst = max(worst, s.RTT)
+		}
+	}
+	snap := m.tracker.Add(msg.samples)
+	c := &m.conn
+	c.nodes, c.failing = len(msg.samples), 0
+	var cmds []tea.Cmd
+	if len(failed) == len(msg.samples) && len(failed) > 0 {
+		if !c.down() {
+			c.downSince = now
+		}
+		c.failures++
+		c.lastErr = m.cfg.Explain(failed[0].Err)
+		c.nextTry = now.Add(backoff(c.failures, m.interval))
+		if c.everOK {
+			m.overview.stale = "stale"
+		}
+		m.status = statusLine{text: c.lastErr, level: errLevel, seq: m.status.seq + 1}
+		cmds = append(cmds, tickCmd(backoff(c.failures, m.interval), m.gen), m.armClock())
+		return tea.Batch(cmds...)
+	}
+	if c.down() && c.everOK {
+		cmds = append(cmds, m.setStatus(okLevel, fmt.Sprintf("reconnected after %s", age(now.Sub(c.downSince))), 5*time.Second))
+	} else if c.down() {
+		m.status.text = ""
+	}
+	if snap.ResetReason != "" && !snap.Epoch.Equal(m.overview.snap.Epoch) && m.overview.snap.Ready() && snap.ResetReason != "restarted by you" {
+		cmds = append(cmds, m.setStatus(warnLevel, "windows start again: "+snap.ResetReason, 10*time.Second))
+	}
+	c.failing = len(failed)
+	c.everOK, c.lastOK, c.downSince, c.failures = true, now, time.Time{}, 0
+	m.overview.stale = ""
+	m.overview.setSnapshot(snap, worst)
+	cmds = append(cmds, tickCmd(max(0, m.interval-msg.took), m.gen))
+	return tea.Batch(cmds...)
+}
+
+// armClock redraws once a second while nothing else does (down, paused), so
+// ages and the retry countdown move.
+func (m *Model) armClock() tea.Cmd {
+	if m.clockOn {
+		return nil
+	}
+	m.clockOn = true
+	return clockCmd(0)
+}
+
+func (m *Model) handleClock(clockMsg) tea.Cmd {
+	m.clockOn = false
+	if m.paused || m.conn.down() {
+		return m.armClock()
+	}
+	return nil
+}
+
+func (m *Model) setStatus(l level, text string, ttl time.Duration) tea.Cmd {
+	m.status = statusLine{text: text, level: l, seq: m.status.seq + 1}
+	return clearStatusCmd(ttl, m.status.seq)
+}
+
+// View draws the whole screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "redtop " + m.cfg.Target
+	return v
+}
+
+func (m *Model) render() string {
+	if m.width <= 0 || m.height <= 0 {
+		return ""
+	}
+	if m.lay.tooSmall {
+		msg := fmt.Sprintf("terminal too small: %dx%d, redtop needs %dx%d", m.width, m.height, minWidth, minHeight)
+		return fit(msg, m.width)
+	}
+	body := strings.Split(m.overview.View(), "\n")
+	if m.showHelp {
+		full := strings.Split(m.help.FullHelpView(m.focused().KeyMap().FullHelp()), "\n")
+		full = append([]string{m.styles.Muted.Render(strings.Repeat("─", m.width))}, full...)
+		if n := len(full); n < len(body) {
+			for i, l := range full {
+				body[len(body)-n+i] = fit(l, m.width)
+			}
+		}
+	}
+	return m.topBar() + "\n" + strings.Join(body, "\n") + "\n" + m.bottomLine()
+}

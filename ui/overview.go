@@ -1,0 +1,337 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"redtop/redisinfo"
+)
+
+// overview is the first screen: live panes of rates and gauges.
+type overview struct {
+	st       *Styles
+	keys     KeyMap
+	db       int
+	interval time.Duration
+	snap     redisinfo.Snapshot
+	rtt      time.Duration // last INFO round trip, worst node
+	stale    string        // "" when fresh, else a marker for box titles
+	lay      layout
+	now      func() time.Time
+}
+
+func newOverview(st *Styles, keys KeyMap, db int, interval time.Duration, now func() time.Time) *overview {
+	return &overview{st: st, keys: keys, db: db, interval: interval, now: now}
+}
+
+// SetSize recomputes the layout.
+func (o *overview) SetSize(w, h int) { o.lay = computeLayout(w, h) }
+
+// Update handles messages for the pane; the overview has no keys of its own
+// yet (pause and window reset are global).
+func (o *overview) Update(tea.Msg) tea.Cmd { return nil }
+
+// KeyMap is the pane's help.
+func (o *overview) KeyMap() help.KeyMap { return overviewHelp{o.keys} }
+
+func (o *overview) setSnapshot(s redisinfo.Snapshot, rtt time.Duration) {
+	o.snap = s
+	o.rtt = rtt
+}
+
+// body renders the boxes, exactly lay.height-2 lines.
+func (o *overview) View() string {
+	l := o.lay
+	if l.tooSmall {
+		return ""
+	}
+	c := [3]int{l.rowH[0] - 2, l.rowH[1] - 2, l.rowH[2] - 2}
+	row := func(i int, leftTitle string, left []string, rightTitle string, right []string) string {
+		return lipgloss.JoinHorizontal(lipgloss.Top,
+			frame(*o.st, o.title(leftTitle), left, l.colW[0], l.rowH[i]),
+			frame(*o.st, o.title(rightTitle), right, l.colW[1], l.rowH[i]))
+	}
+	inner0, inner1 := l.colW[0]-2, l.colW[1]-2
+	return lipgloss.JoinVertical(lipgloss.Left,
+		row(0, "Hit rate", o.hitRate(inner0, c[0]), "Throughput", o.throughput(inner1, c[0])),
+		row(1, "Memory", o.memory(inner0, c[1]), "Clients · network", o.clients(c[1])),
+		row(2, "Keyspace", o.keyspace(c[2]), "Server · persistence", o.server(c[2])),
+	)
+}
+
+func (o *overview) title(t string) string {
+	if o.stale != "" {
+		return t + " · " + o.stale
+	}
+	return t
+}
+
+func (o *overview) hitRate(w, h int) []string {
+	s, st := o.snap, o.st
+	if !s.Ready() {
+		return []string{st.Muted.Render(" waiting for the first sample…")}
+	}
+	win := func(label string, r redisinfo.Rates, want time.Duration, bold bool) string {
+		v := pct(r.HitRate)
+		if want > 0 && r.Span < want-o.interval/2 {
+			v += "*"
+		}
+		if bold {
+			v = st.Title.Render(v)
+		}
+		return st.Muted.Render(label+" ") + v
+	}
+	lines := []string{
+		" " + win(age(o.interval), s.Last, 0, false) + "  " +
+			win("10s", s.Short, redisinfo.ShortWindow, true) + "  " +
+			win("60s", s.Long, redisinfo.LongWindow, false),
+		fmt.Sprintf(" hits %s/s  misses %s/s", rate(s.Short.Hits), rate(s.Short.Misses)),
+	}
+	third := " " + st.Muted.Render("lifetime ") + pct(s.LifetimeHitRate)
+	switch {
+	case s.ResetReason != "":
+		third += st.Warn.Render("  ↺ since " + s.Epoch.Format("15:04:05"))
+	}
+	if s.Long.Span < redisinfo.LongWindow-o.interval/2 {
+		third += st.Muted.Render(fmt.Sprintf("  *%s so far", age(s.Long.Span.Round(time.Second))))
+	}
+	lines = append(lines, third)
+	if rows := h - len(lines); rows > 0 {
+		vals := make([]float64, len(s.History))
+		for i, p := range s.History {
+			vals[i] = p.HitRate
+		}
+		lo, hi := scale(vals, true)
+		lines = append(lines, chart(st, vals, w, rows, lo, hi, fmt.Sprintf("%.0f%%", hi*100), fmt.Sprintf("%.0f%%", lo*100))...)
+	}
+	return lines
+}
+
+// chart draws a sparkline with its scale on the left.
+func chart(st *Styles, vals []float64, w, rows int, lo, hi float64, top, bottom string) []string {
+	const axis = 5
+	spark := sparkline(vals, max(1, w-axis-2), rows, lo, hi)
+	out := make([]string, len(spark))
+	for i, line := range spark {
+		label := ""
+		switch {
+		case i == 0:
+			label = top
+		case i == len(spark)-1:
+			label = bottom
+		}
+		out[i] = st.Muted.Render(fmt.Sprintf(" %*s ", axis, label)) + st.Spark.Render(line)
+	}
+	return out
+}
+
+func (o *overview) throughput(w, h int) []string {
+	s, st := o.snap, o.st
+	if !s.Ready() {
+		return nil
+	}
+	lines := []string{fmt.Sprintf(" ops/s %s  %s %s  cpu %.1f%%",
+		st.Title.Render(rate(s.Last.Ops)), st.Muted.Render("inst"), count(s.InstantOps), s.Last.CPU)}
+	sparkRows := max(1, (h-1)/3)
+	cmdRows := h - 1 - sparkRows
+	vals := make([]float64, len(s.History))
+	for i, p := range s.History {
+		vals[i] = p.Ops
+	}
+	lo, hi := scale(vals, false)
+	lines = append(lines, chart(st, vals, w, sparkRows, lo, hi, short(hi), short(lo))...)
+	cmds := s.Short.Commands
+	for i := 0; i < cmdRows && i < len(cmds); i++ {
+		c := cmds[i]
+		lines = append(lines, " "+columns([]string{
+			strings.ToUpper(c.Name), rate(c.PerSec) + "/s", st.Muted.Render(usec(c.UsecPerCall) + "/call"),
+		}, []int{12, 10, 0}))
+	}
+	if len(cmds) == 0 && cmdRows > 0 {
+		lines = append(lines, st.Muted.Render(" no commands in the last 10s"))
+	}
+	return lines
+}
+
+func (o *overview) memory(w, h int) []string {
+	s, st := o.snap, o.st
+	if !s.Ready() {
+		return nil
+	}
+	m := s.Memory
+	used := " used " + st.Title.Render(bytes(m.Used))
+	if m.Max > 0 {
+		lvl := m.Level()
+		used += fmt.Sprintf(" of %s  ", bytes(m.Max)) + st.Level(lvl).Render(fmt.Sprintf("%.0f%% %s", m.Percent, lvl))
+	} else {
+		used += st.Muted.Render("  no maxmemory limit")
+	}
+	evict := fmt.Sprintf(" evicted %s/s  expired %s/s", rate(s.Short.Evicted), rate(s.Short.Expired))
+	if s.Short.Evicted > 0 {
+		evict = st.Warn.Render(" ! ") + strings.TrimPrefix(evict, " ") + st.Warn.Render(" evicting")
+	}
+	rss := fmt.Sprintf(" rss %s  peak %s  frag %.2f", bytes(m.RSS), bytes(m.Peak), m.Frag)
+	policy := " policy " + m.Policy
+	lines := []string{used}
+	if h >= 5 && m.Max > 0 {
+		lines = append(lines, " "+gauge(st, m.Percent, w-2, m.Level()))
+	}
+	lines = append(lines, evict, rss)
+	if len(lines) < h {
+		lines = append(lines, policy)
+	} else if h >= 3 {
+		lines[len(lines)-1] += "  " + m.Policy
+	}
+	return lines
+}
+
+// gauge is a bar of w cells filled to pct.
+func gauge(st *Styles, pct float64, w int, lvl redisinfo.Level) string {
+	if w < 3 {
+		return ""
+	}
+	n := int(math.Round(pct / 100 * float64(w)))
+	n = max(0, min(w, n))
+	return st.Level(lvl).Render(strings.Repeat("█", n)) + st.Muted.Render(strings.Repeat("░", w-n))
+}
+
+func (o *overview) clients(h int) []string {
+	s, st := o.snap, o.st
+	if !s.Ready() {
+		return nil
+	}
+	c := s.Clients
+	rej := fmt.Sprintf(" rejected %s/s", rate(s.Short.Rejected))
+	if s.Short.Rejected > 0 {
+		rej = st.Crit.Render(" ! ") + strings.TrimPrefix(rej, " ") + st.Crit.Render(" maxclients?")
+	}
+	lines := []string{
+		fmt.Sprintf(" connected %s  blocked %s", st.Title.Render(count(c.Connected)), count(c.Blocked)),
+		fmt.Sprintf(" net in %s/s  out %s/s", bytes(int64(s.Short.NetIn)), bytes(int64(s.Short.NetOut))),
+		rej,
+		fmt.Sprintf(" server cpu %.1f%%  %s", s.Short.CPU, st.Muted.Render("(10s)")),
+		fmt.Sprintf(" INFO round trip %s", rtt(o.rtt)),
+	}
+	if len(s.Nodes) > 1 {
+		lines = append(lines, fmt.Sprintf(" nodes %d", len(s.Nodes)))
+	}
+	return lines[:min(len(lines), h)]
+}
+
+func rtt(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "—"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	}
+	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+}
+
+func (o *overview) keyspace(h int) []string {
+	s, st := o.snap, o.st
+	if !s.Ready() {
+		return nil
+	}
+	dbs := make([]int, 0, len(s.Keyspace)+1)
+	seen := false
+	for db := range s.Keyspace {
+		dbs = append(dbs, db)
+		seen = seen || db == o.db
+	}
+	if !seen {
+		dbs = append(dbs, o.db)
+	}
+	sort.Ints(dbs)
+	widths := []int{5, 10, 10, 0}
+	lines := []string{" " + st.Muted.Render(columns([]string{"db", "keys", "w/ ttl", "avg ttl"}, widths))}
+	rows := h - 1
+	for i, db := range dbs {
+		if i == rows-1 && len(dbs) > rows {
+			lines = append(lines, st.Muted.Render(fmt.Sprintf("  +%d more", len(dbs)-i)))
+			break
+		}
+		k := s.Keyspace[db]
+		ttl := "—"
+		if k.Expires > 0 {
+			ttl = age(time.Duration(k.AvgTTL) * time.Millisecond)
+		}
+		cells := []string{"db" + strconv.Itoa(db), count(k.Keys), count(k.Expires), ttl}
+		line := columns(cells, widths)
+		if db == o.db {
+			lines = append(lines, st.Selected.Render("▶"+line))
+		} else {
+			lines = append(lines, " "+line)
+		}
+	}
+	return lines
+}
+
+func (o *overview) server(h int) []string {
+	s, st := o.snap, o.st
+	if !s.Ready() {
+		return nil
+	}
+	sv, r, p := s.Server, s.Replication, s.Persistence
+	mode := sv.Mode
+	if mode == "" {
+		mode = "standalone"
+	}
+	lines := []string{fmt.Sprintf(" redis %s · %s · up %s", sv.Version, mode, age(sv.Uptime))}
+	switch r.Role {
+	case "slave":
+		link := st.OK.Render("link up") + fmt.Sprintf(" · io %ds ago", r.MasterLastIO)
+		if !r.MasterLinkUp {
+			link = st.Crit.Render(fmt.Sprintf("✖ link DOWN %s", age(time.Duration(r.MasterLinkDown)*time.Second)))
+		}
+		if r.SyncInProgress {
+			link += st.Warn.Render(" · syncing")
+		}
+		lines = append(lines, " replica of "+r.MasterAddr+" · "+link)
+	default:
+		rl := fmt.Sprintf(" master · %d replica", r.ConnectedReplicas)
+		if r.ConnectedReplicas != 1 {
+			rl += "s"
+		}
+		if r.ConnectedReplicas > 0 {
+			rl += fmt.Sprintf(" · max lag %ds", r.MaxReplicaLag)
+		}
+		lines = append(lines, rl)
+	}
+	aof := " aof " + st.Muted.Render("off")
+	if p.AOF {
+		aof = " aof " + st.OK.Render("on")
+		if p.AOFRewriting {
+			aof += st.Warn.Render(" · rewriting")
+		}
+		if !p.AOFLastWriteOK {
+			aof += st.Crit.Render(" · ✖ last write FAILED")
+		}
+	}
+	lines = append(lines, aof)
+	save := " rdb save "
+	if p.LastBgsaveOK {
+		save += st.OK.Render("ok")
+	} else {
+		save += st.Crit.Render("✖ FAILED")
+	}
+	if !p.LastBgsaveTime.IsZero() {
+		save += " " + age(o.now().Sub(p.LastBgsaveTime)) + " ago"
+	}
+	if p.BgsaveInProgress {
+		save += st.Warn.Render(" · saving")
+	}
+	save += fmt.Sprintf(" · %s changes", count(p.ChangesSinceSave))
+	lines = append(lines, save)
+	if p.Loading {
+		lines = append(lines, st.Warn.Render(" ! loading dataset"))
+	}
+	return lines[:min(len(lines), h)]
+}
