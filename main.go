@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -69,15 +71,44 @@ Usage:
   redtop [connection flags] --once [--json]     sample twice, print, exit
   redtop --demo                                 dashboard on a private demo server
 
-Flags:
+The password can also come from the REDISCLI_AUTH environment variable.
 `
+
+// usage lists every flag, connection flags first, like redis-cli's.
+func usage(fs *pflag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString(usageHead)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fs.VisitAll(func(f *pflag.Flag) {
+		switch f.Name {
+		case "host":
+			fmt.Fprintln(tw, "\nConnection (as in redis-cli):")
+		case "interval":
+			fmt.Fprintln(tw, "\nredtop:")
+		}
+		name := "    --" + f.Name
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand + ", --" + f.Name
+		}
+		varname, text := pflag.UnquoteUsage(f)
+		if f.Value.Type() != "bool" {
+			name += " " + varname
+		}
+		if d := f.DefValue; d != "" && d != "false" && d != "0" {
+			text += " (default " + d + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", name, text)
+	})
+	tw.Flush()
+	return b.String()
+}
 
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	var o options
 	fs := newFlags(&o, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(stdout, usageHead+fs.FlagUsages())
+			fmt.Fprint(stdout, usage(fs))
 			return 0
 		}
 		fmt.Fprintf(stderr, "redtop: %v (see redtop --help)\n", err)
@@ -85,7 +116,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case o.help:
-		fmt.Fprint(stdout, usageHead+fs.FlagUsages())
+		fmt.Fprint(stdout, usage(fs))
 		return 0
 	case o.version:
 		fmt.Fprintln(stdout, "redtop", buildVersion())

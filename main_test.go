@@ -19,6 +19,12 @@ import (
 	"redtop/internal/redisproc"
 )
 
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{})
+	runWorkloadIfAsked()
+	os.Exit(m.Run())
+}
+
 func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -30,6 +36,9 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	code, out, _ := runArgs(t, "--help")
 	if code != 0 {
 		t.Fatalf("--help exit %d", code)
+	}
+	if strings.Contains(out, "true|false") {
+		t.Errorf("--help shows pflag's bool noise:\n%s", out)
 	}
 	for _, f := range []string{"-h, --host", "-p, --port", "-s, --socket", "-n, --db", "-u, --uri", "--user", "-a, --pass",
 		"--askpass", "--tls", "--cacert", "--cert", "--key", "--sni", "--insecure", "--timeout",
@@ -184,4 +193,38 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestServerRestartMidSession kills the server under a running dashboard:
+// it shows the stale state, then recovers when the server is back.
+func TestServerRestartMidSession(t *testing.T) {
+	srv := redisproc.ForTest(t, redisproc.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	target := conn.Target{Network: "tcp", Addr: srv.Addr(), Timeout: time.Second}
+	app, err := connect(ctx, target, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	tm := teatest.NewTestModel(t, app.Model(ctx), teatest.WithInitialTermSize(120, 30))
+	out := tm.Output()
+	wait := func(what string) {
+		t.Helper()
+		teatest.WaitFor(t, out, func(b []byte) bool {
+			return bytes.Contains(b, []byte(what)) && (what != "restarted" || bytes.Contains(b, []byte("reconnected after")))
+		},
+			teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(50*time.Millisecond))
+	}
+	wait("live")
+	srv.Kill()
+	wait("DOWN")
+	if err := srv.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// One status line says both: back, and the windows start again because
+	// the server restarted.
+	wait("restarted")
+	tm.Type("q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 }

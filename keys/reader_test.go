@@ -74,3 +74,23 @@ func mustNoErr(t *testing.T, f func() error) {
 		t.Fatal(err)
 	}
 }
+
+// TestOwnInfoTrafficIsNotShown: polling an idle server shows no ops and no
+// network traffic: INFO's own bytes are taken out.
+func TestOwnInfoTrafficIsNotShown(t *testing.T) {
+	srv := redisproc.ForTest(t, redisproc.Options{})
+	ctx := context.Background()
+	target := conn.Target{Network: "tcp", Addr: srv.Addr(), Timeout: 2 * time.Second}
+	own := redis.NewClient(target.Options())
+	defer own.Close()
+	ledger := redisinfo.NewLedger()
+	poller := redisinfo.NewPoller([]redisinfo.Node{{Addr: srv.Addr(), Client: own}}, ledger, 2*time.Second)
+	tr := redisinfo.NewTracker(60)
+	var s redisinfo.Snapshot
+	for i := 0; i < 5; i++ {
+		s = tr.Add(poller.Poll(ctx))
+	}
+	if s.Short.Ops != 0 || s.Short.NetIn != 0 || s.Short.NetOut != 0 || len(s.Short.Commands) != 0 {
+		t.Fatalf("idle server shows traffic: ops %v in %v out %v cmds %+v", s.Short.Ops, s.Short.NetIn, s.Short.NetOut, s.Short.Commands)
+	}
+}

@@ -16,6 +16,8 @@ type Ledger struct {
 type Own struct {
 	Hits, Misses int64            // keyspace lookups redtop caused
 	Calls        map[string]int64 // commands redtop sent, lower case
+	NetIn        int64            // bytes the server read from redtop
+	NetOut       int64            // bytes the server sent to redtop
 }
 
 // NewLedger returns an empty ledger.
@@ -52,6 +54,19 @@ func (l *Ledger) Call(addr, cmd string, n int64) {
 	l.mu.Unlock()
 }
 
+// Bytes records traffic between redtop and a node, as the server counts it
+// in total_net_input_bytes (in) and total_net_output_bytes (out).
+func (l *Ledger) Bytes(addr string, in, out int64) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	o := l.node(addr)
+	o.NetIn += in
+	o.NetOut += out
+	l.mu.Unlock()
+}
+
 // Get returns a copy of the counts for a node.
 func (l *Ledger) Get(addr string) Own {
 	if l == nil {
@@ -60,7 +75,7 @@ func (l *Ledger) Get(addr string) Own {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	o := l.node(addr)
-	c := Own{Hits: o.Hits, Misses: o.Misses, Calls: make(map[string]int64, len(o.Calls))}
+	c := Own{Hits: o.Hits, Misses: o.Misses, NetIn: o.NetIn, NetOut: o.NetOut, Calls: make(map[string]int64, len(o.Calls))}
 	for k, v := range o.Calls {
 		c.Calls[k] = v
 	}

@@ -2,6 +2,7 @@ package redisinfo
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,7 +73,7 @@ func (p *Poller) info(ctx context.Context, i int) (string, error) {
 	if !p.legacy[i].Load() {
 		text, err := n.Client.Info(ctx, sections...).Result()
 		if err == nil {
-			p.ledger.Call(n.Addr, "info", 1)
+			p.book(n.Addr, sections, text)
 		}
 		if err == nil || !isSyntaxError(err) {
 			return text, err
@@ -81,9 +82,27 @@ func (p *Poller) info(ctx context.Context, i int) (string, error) {
 	}
 	text, err := n.Client.Info(ctx, "all").Result()
 	if err == nil {
-		p.ledger.Call(n.Addr, "info", 1)
+		p.book(n.Addr, []string{"all"}, text)
 	}
 	return text, err
+}
+
+// book records an INFO call in the ledger with its bytes on the wire as
+// the server counts them: the RESP request in, the bulk reply out.
+func (p *Poller) book(addr string, args []string, reply string) {
+	in := respLen(append([]string{"info"}, args...))
+	out := len(fmt.Sprintf("$%d\r\n", len(reply))) + len(reply) + 2
+	p.ledger.Call(addr, "info", 1)
+	p.ledger.Bytes(addr, int64(in), int64(out))
+}
+
+// respLen is the size of a command sent as a RESP array of bulk strings.
+func respLen(args []string) int {
+	n := len(fmt.Sprintf("*%d\r\n", len(args)))
+	for _, a := range args {
+		n += len(fmt.Sprintf("$%d\r\n", len(a))) + len(a) + 2
+	}
+	return n
 }
 
 func isSyntaxError(err error) bool {

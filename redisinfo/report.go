@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Report is the batch mode's view of a snapshot (redtop --once --json).
@@ -161,16 +163,16 @@ func (r Report) WriteText(w io.Writer) error {
 	p("hit rate", "%s  (hits %.1f/s, misses %.1f/s)", pr(r.HitRate), r.HitsPerSec, r.MissesPerSec)
 	p("lifetime hit rate", "%s", pr(r.LifetimeHitRate))
 	p("ops", "%.1f/s  (instantaneous %d/s)", r.OpsPerSec, r.InstantaneousOps)
-	mem := fmt.Sprintf("%d bytes", r.UsedMemoryBytes)
+	mem := ib(r.UsedMemoryBytes)
 	if r.MemoryPercent != nil {
-		mem += fmt.Sprintf(" of %d (%.1f%%)", r.MaxmemoryBytes, *r.MemoryPercent)
+		mem += fmt.Sprintf(" of %s (%.1f%%)", ib(r.MaxmemoryBytes), *r.MemoryPercent)
 	} else {
 		mem += ", no maxmemory"
 	}
-	p("memory", "%s, rss %d, frag %.2f, policy %s", mem, r.RSSBytes, r.FragmentationRatio, r.MaxmemoryPolicy)
+	p("memory", "%s, rss %s, frag %.2f, policy %s", mem, ib(r.RSSBytes), r.FragmentationRatio, r.MaxmemoryPolicy)
 	p("evicted / expired", "%.1f/s / %.1f/s", r.EvictedKeysPerSec, r.ExpiredKeysPerSec)
 	p("clients", "%d connected, %d blocked, %.1f rejected/s", r.ConnectedClients, r.BlockedClients, r.RejectedConnsPerSec)
-	p("network", "in %.0f B/s, out %.0f B/s", r.NetInBytesPerSec, r.NetOutBytesPerSec)
+	p("network", "in %s/s, out %s/s", ib(int64(r.NetInBytesPerSec)), ib(int64(r.NetOutBytesPerSec)))
 	p("cpu", "%.1f%%", r.CPUPercent)
 	p("server", "redis %s, %s, role %s, up %ds", r.RedisVersion, r.Mode, r.Role, r.UptimeSeconds)
 	p("persistence", "aof %s, rewriting %v, last bgsave ok %v, %d changes since save", onOff(r.AOFEnabled), r.AOFRewriting, r.LastBgsaveOK, r.ChangesSinceSave)
@@ -187,12 +189,17 @@ func (r Report) WriteText(w io.Writer) error {
 	for _, c := range r.TopCommands {
 		cmds = append(cmds, fmt.Sprintf("%s %.1f/s", strings.ToUpper(c.Name), c.PerSec))
 	}
+	if len(cmds) == 0 {
+		cmds = append(cmds, "none")
+	}
 	p("top commands", "%s", strings.Join(cmds, ", "))
 	if r.WindowRestarted != "" {
 		p("note", "window restarted: %s", r.WindowRestarted)
 	}
 	return tw.Flush()
 }
+
+func ib(n int64) string { return humanize.IBytes(uint64(max(0, n))) }
 
 func onOff(b bool) string {
 	if b {

@@ -95,6 +95,7 @@ func (c *counters) add(d counters) {
 // ownDelta is what redtop sent between two samples.
 type ownDelta struct {
 	hits, misses, ops int64
+	netIn, netOut     int64
 	calls             map[string]int64
 }
 
@@ -103,6 +104,8 @@ func diffOwn(cur, prev Own) ownDelta {
 		hits:   cur.Hits - prev.Hits,
 		misses: cur.Misses - prev.Misses,
 		ops:    cur.TotalCalls() - prev.TotalCalls(),
+		netIn:  cur.NetIn - prev.NetIn,
+		netOut: cur.NetOut - prev.NetOut,
 		calls:  make(map[string]int64, len(cur.Calls)),
 	}
 	for k, v := range cur.Calls {
@@ -115,13 +118,15 @@ func diffOwn(cur, prev Own) ownDelta {
 // ledger records a read when its reply arrives, which can be after the INFO
 // that already counted it. The deficit is taken out of the next delta, so
 // nothing is lost or counted twice over a window.
-type carry struct{ hits, misses, ops int64 }
+type carry struct{ hits, misses, ops, netIn, netOut int64 }
 
 // subtractOwn removes redtop's own traffic from a server delta.
 func (d *counters) subtractOwn(o ownDelta, c *carry) {
 	d.hits, c.hits = clampSub(d.hits, o.hits+c.hits)
 	d.misses, c.misses = clampSub(d.misses, o.misses+c.misses)
 	d.ops, c.ops = clampSub(d.ops, o.ops+c.ops)
+	d.netIn, c.netIn = clampSub(d.netIn, o.netIn+c.netIn)
+	d.netOut, c.netOut = clampSub(d.netOut, o.netOut+c.netOut)
 	for name, n := range o.calls {
 		if st, ok := d.cmds[name]; ok {
 			st.Calls -= n

@@ -101,6 +101,7 @@ type Persistence struct {
 	LastBgsaveOK     bool
 	LastBgsaveTime   time.Time // zero when never
 	ChangesSinceSave int64
+	NeverSaved       bool // rdb_saves is 0 (Redis 7+): LastBgsaveTime is the start time
 	Loading          bool
 }
 
@@ -211,6 +212,11 @@ func (t *Tracker) snapshot(at time.Time) Snapshot {
 			}
 		}
 		p.ChangesSinceSave += in.Int("rdb_changes_since_last_save")
+		if in.Has("rdb_saves") && in.Int("rdb_saves") == 0 && in.Str("rdb_bgsave_in_progress") != "1" {
+			p.NeverSaved = i == 0 || p.NeverSaved
+		} else {
+			p.NeverSaved = false
+		}
 		p.Loading = p.Loading || in.Str("loading") == "1"
 
 		r := &s.Replication

@@ -235,13 +235,19 @@ func (m *Model) handlePolled(msg polledMsg) tea.Cmd {
 		cmds = append(cmds, tickCmd(backoff(c.failures, m.interval), m.gen), m.armClock())
 		return tea.Batch(cmds...)
 	}
+	var news []string
+	lvl := okLevel
 	if c.down() && c.everOK {
-		cmds = append(cmds, m.setStatus(okLevel, fmt.Sprintf("reconnected after %s", age(now.Sub(c.downSince))), 5*time.Second))
+		news = append(news, fmt.Sprintf("reconnected after %s", age(now.Sub(c.downSince))))
 	} else if c.down() {
 		m.status.text = ""
 	}
 	if snap.ResetReason != "" && !snap.Epoch.Equal(m.overview.snap.Epoch) && m.overview.snap.Ready() && snap.ResetReason != "restarted by you" {
-		cmds = append(cmds, m.setStatus(warnLevel, "windows start again: "+snap.ResetReason, 10*time.Second))
+		news = append(news, "windows start again: "+snap.ResetReason)
+		lvl = warnLevel
+	}
+	if len(news) > 0 {
+		cmds = append(cmds, m.setStatus(lvl, strings.Join(news, "; "), 10*time.Second))
 	}
 	c.failing = len(failed)
 	c.everOK, c.lastOK, c.downSince, c.failures = true, now, time.Time{}, 0

@@ -117,7 +117,7 @@ func TestEveryLineFitsAtEverySize(t *testing.T) {
 func TestStatesAreWordsNotOnlyColour(t *testing.T) {
 	m, c := loaded(t, 80, 24)
 	s := screen(m)
-	for _, want := range []string{"● live", "▶db1", "aof on", "rdb save ok", "master"} {
+	for _, want := range []string{"● live", "▶db1", "aof on", "rdb no save since start", "master"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("screen lacks %q:\n%s", want, s)
 		}

@@ -316,14 +316,17 @@ func (o *overview) server(h int) []string {
 		}
 	}
 	lines = append(lines, aof)
-	save := " rdb save "
-	if p.LastBgsaveOK {
-		save += st.OK.Render("ok")
-	} else {
-		save += st.Crit.Render("✖ FAILED")
-	}
-	if !p.LastBgsaveTime.IsZero() {
-		save += " " + age(o.now().Sub(p.LastBgsaveTime)) + " ago"
+	save := " rdb "
+	switch {
+	case !p.LastBgsaveOK:
+		save += st.Crit.Render("✖ last save FAILED")
+	case p.NeverSaved:
+		save += st.Muted.Render("no save since start")
+	default:
+		save += "saved " + st.OK.Render("ok")
+		if !p.LastBgsaveTime.IsZero() {
+			save += " " + age(o.now().Sub(p.LastBgsaveTime)) + " ago"
+		}
 	}
 	if p.BgsaveInProgress {
 		save += st.Warn.Render(" · saving")

@@ -51,17 +51,17 @@ func (m *Model) topBar() string {
 	st := m.styles
 	now := m.now()
 	c := m.conn
-	left := st.Bar.Render("redtop") + "  " + m.cfg.Target + fmt.Sprintf("  db%d  ", m.cfg.DB)
+	target := fmt.Sprintf(" %s db%d", m.cfg.Target, m.cfg.DB)
 	var state string
 	switch {
 	case m.paused:
 		state = st.Warn.Render("‖ PAUSED") + st.Muted.Render(fmt.Sprintf(" data %s old", age(now.Sub(c.lastOK))))
 	case c.down() && c.everOK:
 		state = st.Crit.Render(fmt.Sprintf("✖ DOWN %s", age(now.Sub(c.downSince)))) +
-			fmt.Sprintf(" · stale: last data %s (%s old) · retry in %s",
-				c.lastOK.Format("15:04:05"), age(now.Sub(c.lastOK)), age(max(0, c.nextTry.Sub(now)).Round(time.Second)))
+			fmt.Sprintf(" · stale: last data %s (%s old) · %s",
+				c.lastOK.Format("15:04:05"), age(now.Sub(c.lastOK)), retryIn(c.nextTry.Sub(now)))
 	case c.down():
-		state = st.Crit.Render("✖ cannot connect") + fmt.Sprintf(" · retry in %s", age(max(0, c.nextTry.Sub(now)).Round(time.Second)))
+		state = st.Crit.Render("✖ cannot connect") + " · " + retryIn(c.nextTry.Sub(now))
 	case !c.everOK:
 		state = st.Muted.Render("◌ connecting…")
 	case c.failing > 0:
@@ -69,7 +69,9 @@ func (m *Model) topBar() string {
 	default:
 		state = st.OK.Render("● live") + st.Muted.Render(fmt.Sprintf(" %s ago · every %s", age(now.Sub(c.lastOK)), age(m.interval)))
 	}
-	return fit(left+state, m.width)
+	left := st.Bar.Render("redtop") + " " + state
+	// The state matters more than the target: the target gives way first.
+	return fit(left+st.Muted.Render(" │")+target, m.width)
 }
 
 // bottomLine is the status message when there is one, else the short help.
@@ -82,6 +84,16 @@ func (m *Model) bottomLine() string {
 		}[m.status.level]
 		return fit(style(sym)+" "+m.status.text, m.width)
 	}
+	if m.showHelp {
+		return fit(st.Muted.Render("? close help"), m.width)
+	}
 	m.help.SetWidth(m.width)
 	return fit(m.help.ShortHelpView(m.focused().KeyMap().ShortHelp()), m.width)
+}
+
+func retryIn(d time.Duration) string {
+	if d < 500*time.Millisecond {
+		return "retrying…"
+	}
+	return "retry in " + age(d.Round(time.Second))
 }

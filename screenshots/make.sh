@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Renders redtop's README screenshots: runs `redtop --demo` in detached tmux
+# sessions, captures the panes with colours, converts them to HTML with aha
+# and photographs that with headless Chromium.
+#
+#   screenshots/make.sh          # full run, charts filled (WAIT=45 s)
+#   WAIT=5 screenshots/make.sh   # quick run
+#
+# Needs: go, redis-server, tmux, aha, chromium, perl, DejaVu fonts.
+set -euo pipefail
+
+WAIT=${WAIT:-45}   # seconds the demo runs before the capture
+
+# One terminal cell on the page. DejaVu Sans Mono at 16 px advances 9.63 px and
+# its glyphs are 18.6 px tall: whole-pixel cells a hair wider keep every row on
+# the same grid, a hair shorter let box-drawing lines overlap rather than gap.
+FONT_PX=16 CELL_W=10 CELL_H=18
+PAD_PX=12          # margin around the terminal
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+
+for tool in go redis-server tmux aha chromium perl; do
+  command -v "$tool" >/dev/null || {
+    echo "make.sh: $tool not found (apt-get install -y tmux aha chromium redis-server)" >&2
+    exit 1
+  }
+done
+fc-list | grep -q 'DejaVu Sans Mono' ||
+  { echo "make.sh: DejaVu Sans Mono not found (apt-get install -y fonts-dejavu-core)" >&2; exit 1; }
+
+work=$(mktemp -d)
+tm() { tmux -L redtop-shots -f /dev/null "$@"; }  # private server, no user config
+cleanup() {
+  tm kill-server 2>/dev/null || true  # if interrupted: closing the panes stops the demos
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "building redtop"
+(cd "$repo" && go build -o "$work/redtop" .)
+
+# name              cols rows  environment for redtop
+shots=(
+  "overview          100  30   -"
+  "overview-80x24     80  24   -"
+  "help              100  30   -"
+  "overview-nocolor  100  30   NO_COLOR=1"
+)
+
+# The demos run side by side (each starts its own redis-server), so the whole
+# run takes about WAIT seconds rather than four times that.
+for shot in "${shots[@]}"; do
+  read -r name cols rows env <<<"$shot"
+  [[ $env == - ]] && env=
+  tm new-session -d -s "$name" -x "$cols" -y "$rows" \
+    "$env TERM=xterm-256color COLORTERM=truecolor $work/redtop --demo"
+done
+
+echo "waiting ${WAIT}s for the charts to fill"
+sleep "$WAIT"
+tm send-keys -t help '?'
+sleep 1.5  # let it redraw
+
+# ANSI capture to an HTML page: aha turns SGR codes into spans, then perl puts
+# each character in its own fixed-size cell (<i>), so text, box drawing and
+# braille (which comes from the wider fallback font DejaVu Sans) share one grid.
+# Box-drawing and block characters (class b) are stretched to the cell width
+# so that horizontal lines and bars have no seams.
+to_html() {
+  cat <<EOF
+<!doctype html><meta charset="utf-8"><style>
+html, body { margin: 0; background: #0d1117; }
+pre { margin: 0; padding: ${PAD_PX}px; color: #c9d1d9;
+      font: ${FONT_PX}px/${CELL_H}px "DejaVu Sans Mono", "DejaVu Sans", monospace; }
+i { font-style: normal; display: inline-block; vertical-align: top;
+    width: ${CELL_W}px; height: ${CELL_H}px; }
+i.b { transform: scaleX(1.05); transform-origin: left; }
+</style><pre>
+EOF
+  aha --no-header | perl -CSD -pe '
+    s{(<[^>]*>)|(&[^;]+;|[^<\n])}{
+      $1 // (ord($2) >= 0x2500 && ord($2) <= 0x259F ? "<i class=b>$2</i>" : "<i>$2</i>")
+    }ge'
+  echo '</pre>'
+}
+
+for shot in "${shots[@]}"; do
+  read -r name cols rows _ <<<"$shot"
+  tm capture-pane -e -p -t "$name" >"$work/$name.ans"
+  # Quit with q, so that the demo removes its redis-server and temp dir (a
+  # killed session only sends SIGHUP, which leaves /tmp/redtop-redis-* behind).
+  tm send-keys -t "$name" q
+  for _ in {1..50}; do tm has-session -t "$name" 2>/dev/null || break; sleep 0.1; done
+  tm kill-session -t "$name" 2>/dev/null || true
+  to_html <"$work/$name.ans" >"$work/$name.html"
+
+  # The window is exactly the terminal's cells plus the margin.
+  size="$((cols * CELL_W + 2 * PAD_PX)),$((rows * CELL_H + 2 * PAD_PX))"
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$work/chrome" --hide-scrollbars \
+    --window-size="$size" --screenshot="$here/$name.png" \
+    "file://$work/$name.html" >/dev/null 2>&1
+  echo "wrote screenshots/$name.png ($size)"
+done
