@@ -87,7 +87,8 @@ EOF
 
 for shot in "${shots[@]}"; do
   read -r name cols rows _ <<<"$shot"
-  tm capture-pane -e -p -t "$name" >"$work/$name.ans"
+  tm capture-pane -e -p -t "$name" >"$work/$name.ans" ||
+    { echo "make.sh: redtop in session $name exited early" >&2; exit 1; }
   # Quit with q, so that the demo removes its redis-server and temp dir (a
   # killed session only sends SIGHUP, which leaves /tmp/redtop-redis-* behind).
   tm send-keys -t "$name" q

@@ -293,8 +293,11 @@ func (m *Model) render() string {
 		return ""
 	}
 	if m.lay.tooSmall {
-		msg := fmt.Sprintf("terminal too small: %dx%d, redtop needs %dx%d", m.width, m.height, minWidth, minHeight)
-		return fit(msg, m.width)
+		lines := []string{"terminal too small", fmt.Sprintf("%dx%d, need %dx%d", m.width, m.height, minWidth, minHeight)}
+		for i := range lines {
+			lines[i] = fit(lines[i], m.width)
+		}
+		return strings.Join(lines[:min(len(lines), m.height)], "\n")
 	}
 	body := strings.Split(m.overview.View(), "\n")
 	if m.showHelp {

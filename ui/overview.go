@@ -78,8 +78,12 @@ func (o *overview) hitRate(w, h int) []string {
 	if !s.Ready() {
 		return []string{st.Muted.Render(" waiting for the first sample…")}
 	}
+	decimals, sep := 1, "  "
 	win := func(label string, r redisinfo.Rates, want time.Duration, bold bool) string {
 		v := pct(r.HitRate)
+		if decimals == 0 && !math.IsNaN(r.HitRate) {
+			v = fmt.Sprintf("%.0f%%", r.HitRate*100)
+		}
 		if want > 0 && r.Span < want-o.interval/2 {
 			v += "*"
 		}
@@ -88,10 +92,18 @@ func (o *overview) hitRate(w, h int) []string {
 		}
 		return st.Muted.Render(label+" ") + v
 	}
+	first := func() string {
+		return " " + win(age(o.interval), s.Last, 0, false) + sep +
+			win("10s", s.Short, redisinfo.ShortWindow, true) + sep +
+			win("60s", s.Long, redisinfo.LongWindow, false)
+	}
+	line := first()
+	if lipgloss.Width(line) > w {
+		decimals, sep = 0, " " // narrow terminal: whole percents, all three windows
+		line = first()
+	}
 	lines := []string{
-		" " + win(age(o.interval), s.Last, 0, false) + "  " +
-			win("10s", s.Short, redisinfo.ShortWindow, true) + "  " +
-			win("60s", s.Long, redisinfo.LongWindow, false),
+		line,
 		fmt.Sprintf(" hits %s/s  misses %s/s", rate(s.Short.Hits), rate(s.Short.Misses)),
 	}
 	third := " " + st.Muted.Render("lifetime ") + pct(s.LifetimeHitRate)
@@ -251,6 +263,9 @@ func (o *overview) keyspace(h int) []string {
 	}
 	sort.Ints(dbs)
 	widths := []int{5, 10, 10, 0}
+	if o.lay.colW[0]-2 < 36 {
+		widths = []int{4, 7, 7, 0}
+	}
 	lines := []string{" " + st.Muted.Render(columns([]string{"db", "keys", "w/ ttl", "avg ttl"}, widths))}
 	rows := h - 1
 	for i, db := range dbs {
