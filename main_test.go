@@ -7,14 +7,12 @@ import (
 	"math"
 	"net"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/redis/go-redis/v9"
 	"redtop/conn"
@@ -229,35 +227,4 @@ func TestServerRestartMidSession(t *testing.T) {
 	wait("restarted")
 	tm.Type("q")
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
-}
-
-// TestNoColor: with NO_COLOR set the dashboard sends no colour at all, and
-// still says every state in words.
-func TestNoColor(t *testing.T) {
-	srv := redisproc.ForTest(t, redisproc.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	app, err := connect(ctx, conn.Target{Network: "tcp", Addr: srv.Addr(), Timeout: 2 * time.Second}, 200*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	tm := teatest.NewTestModel(t, app.Model(ctx), teatest.WithInitialTermSize(100, 30),
-		teatest.WithProgramOptions(tea.WithEnvironment([]string{"NO_COLOR=1", "TERM=xterm-256color"})))
-	var seen []byte
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-		seen = append(seen, b...)
-		return bytes.Contains(seen, []byte("live")) && bytes.Contains(seen, []byte("aof off"))
-	}, teatest.WithDuration(10*time.Second))
-	tm.Type("q")
-	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
-	// Any SGR parameter that sets a colour: 30–37, 38, 40–47, 48, 90–97, 100–107.
-	for _, m := range regexp.MustCompile(`\x1b\[([0-9;:]*)m`).FindAllSubmatch(seen, -1) {
-		for _, p := range strings.FieldsFunc(string(m[1]), func(r rune) bool { return r == ';' || r == ':' }) {
-			n, _ := strconv.Atoi(p)
-			if (n >= 30 && n <= 38) || (n >= 40 && n <= 48) || (n >= 90 && n <= 97) || (n >= 100 && n <= 107) {
-				t.Fatalf("colour in NO_COLOR output: %q", m[0])
-			}
-		}
-	}
 }

@@ -36,7 +36,7 @@ func rate(v float64) string {
 func count(n int64) string { return humanize.Comma(n) }
 
 // bytes formats a size in binary units ("12 MiB").
-func bytes(n int64) string {
+func size(n int64) string {
 	if n < 0 {
 		return "—"
 	}

@@ -178,10 +178,10 @@ func (o *overview) memory(w, h int) []string {
 		return nil
 	}
 	m := s.Memory
-	used := " used " + st.Title.Render(bytes(m.Used))
+	used := " used " + st.Title.Render(size(m.Used))
 	if m.Max > 0 {
 		lvl := m.Level()
-		used += fmt.Sprintf(" of %s  ", bytes(m.Max)) + st.Level(lvl).Render(fmt.Sprintf("%.0f%% %s", m.Percent, lvl))
+		used += fmt.Sprintf(" of %s  ", size(m.Max)) + st.Level(lvl).Render(fmt.Sprintf("%.0f%% %s", m.Percent, lvl))
 	} else {
 		used += st.Muted.Render("  no maxmemory limit")
 	}
@@ -189,7 +189,7 @@ func (o *overview) memory(w, h int) []string {
 	if s.Short.Evicted > 0 {
 		evict = st.Warn.Render(" ! ") + strings.TrimPrefix(evict, " ") + st.Warn.Render(" evicting")
 	}
-	rss := fmt.Sprintf(" rss %s  peak %s  frag %.2f", bytes(m.RSS), bytes(m.Peak), m.Frag)
+	rss := fmt.Sprintf(" rss %s  peak %s  frag %.2f", size(m.RSS), size(m.Peak), m.Frag)
 	policy := " policy " + m.Policy
 	lines := []string{used}
 	if h >= 5 && m.Max > 0 {
@@ -226,7 +226,7 @@ func (o *overview) clients(h int) []string {
 	}
 	lines := []string{
 		fmt.Sprintf(" connected %s  blocked %s", st.Title.Render(count(c.Connected)), count(c.Blocked)),
-		fmt.Sprintf(" net in %s/s  out %s/s", bytes(int64(s.Short.NetIn)), bytes(int64(s.Short.NetOut))),
+		fmt.Sprintf(" net in %s/s  out %s/s", size(int64(s.Short.NetIn)), size(int64(s.Short.NetOut))),
 		rej,
 		fmt.Sprintf(" server cpu %.1f%%  %s", s.Short.CPU, st.Muted.Render("(10s)")),
 		fmt.Sprintf(" INFO round trip %s", rtt(o.rtt)),
