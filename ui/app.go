@@ -132,11 +132,25 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) focused() pane { return m.overview }
 
+// resize lays the screen out again; the full help, when open, takes its
+// lines from the panes rather than covering them.
 func (m *Model) resize(w, h int) {
 	m.width, m.height = w, h
 	m.lay = computeLayout(w, h)
-	m.overview.SetSize(w, h)
 	m.help.SetWidth(w)
+	if m.showHelp && !m.lay.tooSmall {
+		if ph := h - m.helpHeight(); computeLayout(w, ph).tooSmall {
+			m.overview.SetSize(w, h) // no room: the help covers the bottom
+		} else {
+			m.overview.SetSize(w, ph)
+		}
+		return
+	}
+	m.overview.SetSize(w, h)
+}
+
+func (m *Model) helpHeight() int {
+	return 1 + strings.Count(m.help.FullHelpView(m.focused().KeyMap().FullHelp()), "\n") + 1
 }
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -146,6 +160,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Help):
 		m.showHelp = !m.showHelp
 		m.help.ShowAll = m.showHelp
+		m.resize(m.width, m.height)
 	case key.Matches(msg, m.keys.Pause):
 		return m.togglePause()
 	case key.Matches(msg, m.keys.Reset):
@@ -303,10 +318,13 @@ func (m *Model) render() string {
 	if m.showHelp {
 		full := strings.Split(m.help.FullHelpView(m.focused().KeyMap().FullHelp()), "\n")
 		full = append([]string{m.styles.Muted.Render(strings.Repeat("─", m.width))}, full...)
-		if n := len(full); n < len(body) {
-			for i, l := range full {
-				body[len(body)-n+i] = fit(l, m.width)
-			}
+		for i := range full {
+			full[i] = fit(full[i], m.width)
+		}
+		if room := m.height - 2 - len(full); room >= len(body) {
+			body = append(body, full...)
+		} else { // panes at their minimum: the help covers their bottom
+			body = append(body[:max(0, room)], full...)
 		}
 	}
 	return m.topBar() + "\n" + strings.Join(body, "\n") + "\n" + m.bottomLine()

@@ -149,8 +149,8 @@ func (o *overview) throughput(w, h int) []string {
 	if !s.Ready() {
 		return nil
 	}
-	lines := []string{fmt.Sprintf(" ops/s %s  %s %s  cpu %.1f%%",
-		st.Title.Render(rate(s.Last.Ops)), st.Muted.Render("inst"), count(s.InstantOps), s.Last.CPU)}
+	lines := []string{fmt.Sprintf(" ops/s %s  %s %s  %s %s",
+		st.Title.Render(rate(s.Last.Ops)), st.Muted.Render("10s"), rate(s.Short.Ops), st.Muted.Render("inst"), count(s.InstantOps))}
 	sparkRows := max(1, (h-1)/3)
 	cmdRows := h - 1 - sparkRows
 	vals := make([]float64, len(s.History))
@@ -158,7 +158,11 @@ func (o *overview) throughput(w, h int) []string {
 		vals[i] = p.Ops
 	}
 	lo, hi := scale(vals, false)
-	lines = append(lines, chart(st, vals, w, sparkRows, lo, hi, short(hi), short(lo))...)
+	if sparkRows == 1 {
+		lines = append(lines, chart(st, vals, w, sparkRows, lo, hi, short(lo)+"-", "")...)
+	} else {
+		lines = append(lines, chart(st, vals, w, sparkRows, lo, hi, short(hi), short(lo))...)
+	}
 	cmds := s.Short.Commands
 	for i := 0; i < cmdRows && i < len(cmds); i++ {
 		c := cmds[i]

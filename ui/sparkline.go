@@ -63,8 +63,10 @@ func sparkline(values []float64, width, height int, lo, hi float64) []string {
 	return rows
 }
 
-// scale picks a readable range for values: from 0 (or, for ratios, the
-// nearest 10% below the minimum) to the maximum.
+// scale picks a readable range for values: for ratios from the nearest 10%
+// below the minimum to 100%; for rates from 0 to the maximum, unless the
+// values stay in the top half, where a zero floor would draw a solid block:
+// then the floor sits as far below the minimum as the values spread.
 func scale(values []float64, ratio bool) (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, v := range values {
@@ -82,6 +84,9 @@ func scale(values []float64, ratio bool) (lo, hi float64) {
 	}
 	if hi <= 0 {
 		return 0, 1
+	}
+	if lo > hi/2 {
+		return max(0, lo-(hi-lo)-hi/100), hi
 	}
 	return 0, hi
 }

@@ -51,7 +51,7 @@ func (m *Model) topBar() string {
 	st := m.styles
 	now := m.now()
 	c := m.conn
-	target := fmt.Sprintf(" %s db%d", m.cfg.Target, m.cfg.DB)
+	target := fmt.Sprintf(" db%d %s", m.cfg.DB, m.cfg.Target)
 	var state string
 	switch {
 	case m.paused:
