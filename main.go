@@ -54,6 +54,9 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("redtop", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
+	// Flags after a subcommand ("keys scan P --type hash") are the
+	// subcommand's own.
+	fs.SetInterspersed(false)
 	o.conn.Bind(fs)
 	fs.DurationVar(&o.interval, "interval", time.Second, "time between polls (and between the two samples of --once)")
 	fs.BoolVar(&o.once, "once", false, "sample twice, --interval apart, print the overview and exit (like top -b)")
@@ -121,7 +124,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	case o.version:
 		fmt.Fprintln(stdout, "redtop", buildVersion())
 		return 0
-	case fs.NArg() > 0:
+	case fs.NArg() > 0 && !isSubcommand(fs.Arg(0)):
 		fmt.Fprintf(stderr, "redtop: unexpected argument %q (see redtop --help)\n", fs.Arg(0))
 		return 2
 	case o.interval < 100*time.Millisecond:
@@ -163,6 +166,9 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	}
 	defer app.Close()
 
+	if fs.NArg() > 0 {
+		return runSubcommand(ctx, app, fs.Args(), stdout, stderr)
+	}
 	if o.once {
 		return app.once(ctx, o.json, stdout, stderr)
 	}
@@ -179,6 +185,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 type App struct {
 	Target   conn.Target
 	Interval time.Duration
+	Client   *redis.Client // the reading client (pooled, retries on)
 	Ledger   *redisinfo.Ledger
 	Poller   *redisinfo.Poller
 }
@@ -199,6 +206,7 @@ func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, 
 	return &App{
 		Target:   t,
 		Interval: interval,
+		Client:   client,
 		Ledger:   ledger,
 		Poller:   redisinfo.NewPoller(nodes, ledger, t.Timeout),
 	}, nil
