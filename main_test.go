@@ -53,7 +53,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 }
 
 func TestBadInputIsOneClearLine(t *testing.T) {
-	srv := redisproc.ForTest(t, redisproc.Options{Args: []string{"--requirepass", "s3cret-pw"}})
+	srv := redisproc.ForTest(t, redisproc.Options{Args: []string{"--requirepass", "s3cret-pw"}, Password: "s3cret-pw"})
 	port := strconv.Itoa(srv.Port)
 	free := freePort(t)
 	cases := []struct {

@@ -31,6 +31,9 @@ type Options struct {
 	Args []string
 	// Stderr, when set, receives the server's log.
 	Stderr *os.File
+	// Password, when the Args set requirepass: the readiness check
+	// authenticates first, so the server's errorstats start clean.
+	Password string
 }
 
 // Server is one running redis-server.
@@ -40,6 +43,7 @@ type Server struct {
 	Port   int    // TCP port, or 0 when Options.Unix
 
 	cmd      *exec.Cmd
+	password string
 	stopOnce sync.Once
 	done     chan struct{}
 	waitErr  error
@@ -100,7 +104,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 }
 
 func start(ctx context.Context, bin, dir string, opt Options) (*Server, error) {
-	s := &Server{Dir: dir, done: make(chan struct{})}
+	s := &Server{Dir: dir, done: make(chan struct{}), password: opt.Password}
 	args := []string{
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -157,7 +161,7 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 			return ctx.Err()
 		default:
 		}
-		if err := ping(s.Network(), s.Addr()); err == nil {
+		if err := ping(s.Network(), s.Addr(), s.password); err == nil {
 			return nil
 		} else if time.Now().After(deadline) {
 			return err
@@ -167,18 +171,26 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 }
 
 // ping speaks just enough RESP to see a server answer. It may get
-// -NOAUTH back when the server has a password; that still means ready.
-func ping(network, addr string) error {
+// -NOAUTH back when the server has a password and none was given; that
+// still means ready (and counts one error in the server's errorstats).
+func ping(network, addr, password string) error {
 	c, err := net.DialTimeout(network, addr, 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(time.Second))
+	r := bufio.NewReader(c)
+	if password != "" {
+		fmt.Fprintf(c, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password)
+		if _, err := r.ReadString('\n'); err != nil {
+			return err
+		}
+	}
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return err
 	}
