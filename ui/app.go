@@ -24,21 +24,26 @@ type Config struct {
 	History  int                // ticks kept for windows and charts
 	Explain  func(error) string // turns poll errors into one line; optional
 	Now      func() time.Time   // clock, for tests; optional
+	Keys     KeySource          // the key browser's access to Redis; nil hides the keys pane
 }
 
 // pane is what every pane offers the root.
 type pane interface {
 	Update(tea.Msg) tea.Cmd
-	View() string
-	SetSize(w, h int)
+	View() string     // exactly the size given to SetSize
+	SetSize(w, h int) // the body: the terminal less the top and bottom lines
 	KeyMap() help.KeyMap
+	Capturing() bool // an input is open: every key goes to the pane
 }
 
 type focus int
 
 const (
 	focusOverview focus = iota
+	focusKeys
 )
+
+var paneNames = [...]string{"overview", "keys"}
 
 // Model is the root model: it routes keys, owns the poll loop and the
 // connection state, and lays the panes out.
@@ -51,6 +56,7 @@ type Model struct {
 	help     help.Model
 	tracker  *redisinfo.Tracker
 	overview *overview
+	browser  *browser // nil without a key source
 	focus    focus
 
 	width, height int
@@ -93,6 +99,9 @@ func New(ctx context.Context, cfg Config) *Model {
 	}
 	m.help.Styles = st.Help
 	m.overview = newOverview(m.styles, m.keys, cfg.DB, cfg.Interval, cfg.Now)
+	if cfg.Keys != nil {
+		m.browser = newBrowser(ctx, m.styles, m.keys, cfg.Keys, cfg.DB, cfg.Now)
+	}
 	return m
 }
 
@@ -124,13 +133,41 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.seq == m.status.seq {
 			m.status.text = ""
 		}
+	case statusMsg:
+		ttl := 6 * time.Second
+		if msg.level >= warnLevel {
+			ttl = 12 * time.Second
+		}
+		return m, m.setStatus(msg.level, msg.text, ttl)
 	default:
+		// Data results go to the pane that owns them, focused or not.
+		if m.browser != nil {
+			if cmd, ok := m.browser.handleData(msg); ok {
+				return m, cmd
+			}
+		}
 		return m, m.focused().Update(msg)
 	}
 	return m, nil
 }
 
-func (m *Model) focused() pane { return m.overview }
+func (m *Model) focused() pane {
+	if m.focus == focusKeys && m.browser != nil {
+		return m.browser
+	}
+	return m.overview
+}
+
+func (m *Model) helpKeys() globalHelp {
+	return globalHelp{pane: m.focused().KeyMap(), k: m.keys, browsing: m.browser != nil}
+}
+
+func (m *Model) panes() []pane {
+	if m.browser == nil {
+		return []pane{m.overview}
+	}
+	return []pane{m.overview, m.browser}
+}
 
 // resize lays the screen out again; the full help, when open, takes its
 // lines from the panes rather than covering them.
@@ -138,22 +175,30 @@ func (m *Model) resize(w, h int) {
 	m.width, m.height = w, h
 	m.lay = computeLayout(w, h)
 	m.help.SetWidth(w)
+	body := h - 2
 	if m.showHelp && !m.lay.tooSmall {
-		if ph := h - m.helpHeight(); computeLayout(w, ph).tooSmall {
-			m.overview.SetSize(w, h) // no room: the help covers the bottom
-		} else {
-			m.overview.SetSize(w, ph)
-		}
-		return
+		if ph := h - m.helpHeight(); !computeLayout(w, ph).tooSmall {
+			body = ph - 2
+		} // else no room: the help covers the bottom
 	}
-	m.overview.SetSize(w, h)
+	for _, p := range m.panes() {
+		p.SetSize(w, max(0, body))
+	}
 }
 
 func (m *Model) helpHeight() int {
-	return 1 + strings.Count(m.help.FullHelpView(m.focused().KeyMap().FullHelp()), "\n") + 1
+	return 1 + strings.Count(m.help.FullHelpView(m.helpKeys().FullHelp()), "\n") + 1
 }
 
+// handleKey routes a key: ctrl+c always quits; an open input takes
+// everything else; then the global keys; then the focused pane.
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	if msg.String() == "ctrl+c" {
+		return tea.Quit
+	}
+	if p := m.focused(); p.Capturing() {
+		return p.Update(msg)
+	}
 	switch {
 	case key.Matches(msg, m.keys.Quit):
 		return tea.Quit
@@ -161,6 +206,18 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.showHelp = !m.showHelp
 		m.help.ShowAll = m.showHelp
 		m.resize(m.width, m.height)
+		return nil
+	case key.Matches(msg, m.keys.NextPane):
+		return m.setFocus((m.focus + 1) % focus(len(m.panes())))
+	case key.Matches(msg, m.keys.Overview):
+		return m.setFocus(focusOverview)
+	case key.Matches(msg, m.keys.KeysPane):
+		return m.setFocus(focusKeys)
+	}
+	if m.focus != focusOverview {
+		return m.focused().Update(msg)
+	}
+	switch {
 	case key.Matches(msg, m.keys.Pause):
 		return m.togglePause()
 	case key.Matches(msg, m.keys.Reset):
@@ -172,6 +229,17 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.setInterval(+1)
 	default:
 		return m.focused().Update(msg)
+	}
+}
+
+func (m *Model) setFocus(f focus) tea.Cmd {
+	if f == focusKeys && m.browser == nil {
+		return nil
+	}
+	m.focus = f
+	m.resize(m.width, m.height) // help height differs per pane
+	if f == focusKeys {
+		return m.browser.activate()
 	}
 	return nil
 }
@@ -314,9 +382,9 @@ func (m *Model) render() string {
 		}
 		return strings.Join(lines[:min(len(lines), m.height)], "\n")
 	}
-	body := strings.Split(m.overview.View(), "\n")
+	body := strings.Split(m.focused().View(), "\n")
 	if m.showHelp {
-		full := strings.Split(m.help.FullHelpView(m.focused().KeyMap().FullHelp()), "\n")
+		full := strings.Split(m.help.FullHelpView(m.helpKeys().FullHelp()), "\n")
 		full = append([]string{m.styles.Muted.Render(strings.Repeat("─", m.width))}, full...)
 		for i := range full {
 			full[i] = fit(full[i], m.width)

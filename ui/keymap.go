@@ -1,6 +1,9 @@
 package ui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+)
 
 // KeyMap is every key binding redtop has. Dispatch uses key.Matches only.
 type KeyMap struct {
@@ -10,6 +13,10 @@ type KeyMap struct {
 	Reset  key.Binding
 	Faster key.Binding
 	Slower key.Binding
+
+	NextPane key.Binding
+	Overview key.Binding
+	KeysPane key.Binding
 }
 
 // DefaultKeyMap returns the bindings documented in the README.
@@ -21,6 +28,10 @@ func DefaultKeyMap() KeyMap {
 		Reset:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart windows")),
 		Faster: key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "poll faster")),
 		Slower: key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "poll slower")),
+
+		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		Overview: key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "overview")),
+		KeysPane: key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "keys")),
 	}
 }
 
@@ -31,15 +42,37 @@ type overviewHelp struct{ k KeyMap }
 var intervalHelp = key.NewBinding(key.WithKeys("+", "-"), key.WithHelp("+/-", "interval"))
 
 func (h overviewHelp) ShortHelp() []key.Binding {
-	help := h.k.Help
-	help.SetHelp("?", "help")
-	return []key.Binding{h.k.Pause, h.k.Reset, intervalHelp, help, h.k.Quit}
+	return []key.Binding{h.k.Pause, h.k.Reset, intervalHelp}
 }
 
 func (h overviewHelp) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{h.k.Pause, h.k.Reset},
 		{h.k.Faster, h.k.Slower},
-		{h.k.Help, h.k.Quit},
 	}
+}
+
+// globalHelp is what the root adds to every pane's help.
+type globalHelp struct {
+	pane     help.KeyMap
+	k        KeyMap
+	browsing bool // the keys pane exists
+}
+
+func (g globalHelp) ShortHelp() []key.Binding {
+	h := g.k.Help
+	h.SetHelp("?", "help")
+	out := g.pane.ShortHelp()
+	if g.browsing {
+		out = append(out, g.k.NextPane)
+	}
+	return append(out, h, g.k.Quit)
+}
+
+func (g globalHelp) FullHelp() [][]key.Binding {
+	global := []key.Binding{g.k.Help, g.k.Quit}
+	if g.browsing {
+		global = append([]key.Binding{g.k.NextPane, g.k.Overview, g.k.KeysPane}, global...)
+	}
+	return append(g.pane.FullHelp(), global)
 }

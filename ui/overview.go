@@ -31,8 +31,11 @@ func newOverview(st *Styles, keys KeyMap, db int, interval time.Duration, now fu
 	return &overview{st: st, keys: keys, db: db, interval: interval, now: now}
 }
 
-// SetSize recomputes the layout.
-func (o *overview) SetSize(w, h int) { o.lay = computeLayout(w, h) }
+// SetSize recomputes the layout for a body of w x h.
+func (o *overview) SetSize(w, h int) { o.lay = computeLayout(w, h+2) }
+
+// Capturing is false: the overview has no inputs.
+func (o *overview) Capturing() bool { return false }
 
 // Update handles messages for the pane; the overview has no keys of its own
 // yet (pause and window reset are global).

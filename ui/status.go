@@ -69,7 +69,17 @@ func (m *Model) topBar() string {
 	default:
 		state = st.OK.Render("● live") + st.Muted.Render(fmt.Sprintf(" %s ago · every %s", age(now.Sub(c.lastOK)), age(m.interval)))
 	}
-	left := st.Bar.Render("redtop") + " " + state
+	left := st.Bar.Render("redtop") + " "
+	if m.browser != nil {
+		for i, name := range paneNames {
+			if focus(i) == m.focus {
+				left += st.Selected.Render("["+name+"]") + " "
+			} else {
+				left += st.Muted.Render(name) + " "
+			}
+		}
+	}
+	left += state
 	// The state matters more than the target: the target gives way first.
 	return fit(left+st.Muted.Render(" │")+target, m.width)
 }
@@ -88,7 +98,7 @@ func (m *Model) bottomLine() string {
 		return fit(st.Muted.Render("? close help"), m.width)
 	}
 	m.help.SetWidth(m.width)
-	return fit(m.help.ShortHelpView(m.focused().KeyMap().ShortHelp()), m.width)
+	return fit(m.help.ShortHelpView(m.helpKeys().ShortHelp()), m.width)
 }
 
 func retryIn(d time.Duration) string {
