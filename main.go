@@ -37,6 +37,14 @@ type options struct {
 	demo     bool
 	help     bool
 	version  bool
+	browse   browseOptions
+}
+
+// browseOptions shape the key browser.
+type browseOptions struct {
+	delimiter string
+	keyPrefix string
+	readOnly  bool
 }
 
 func main() {
@@ -62,6 +70,9 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&o.once, "once", false, "sample twice, --interval apart, print the overview and exit (like top -b)")
 	fs.BoolVar(&o.json, "json", false, "with --once: print one JSON object")
 	fs.BoolVar(&o.demo, "demo", false, "start a private redis-server with a Django-like workload and watch it")
+	fs.StringVar(&o.browse.delimiter, "delimiter", ":", "key browser: separator of key segments")
+	fs.StringVar(&o.browse.keyPrefix, "key-prefix", "", "key browser: django-redis KEY_PREFIX:VERSION: that patterns are relative to (detected when not given)")
+	fs.BoolVar(&o.browse.readOnly, "readonly", false, "never write: no TTL changes, no deletes")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.help, "help", false, "print this help and exit")
 	return fs
@@ -160,6 +171,9 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	}
 
 	app, err := connect(ctx, target, o.interval)
+	if err == nil {
+		app.Browse = o.browse
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "redtop: %v\n", err)
 		return 1
@@ -188,6 +202,8 @@ type App struct {
 	Client   *redis.Client // the reading client (pooled, retries on)
 	Ledger   *redisinfo.Ledger
 	Poller   *redisinfo.Poller
+	Browse   browseOptions
+	keys     *keySource
 }
 
 // connect opens the clients for a target and checks the server answers, so
@@ -214,17 +230,25 @@ func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, 
 
 // Model builds the dashboard's root model.
 func (a *App) Model(ctx context.Context) *ui.Model {
+	a.keys = newKeySource(a, a.Browse)
 	return ui.New(ctx, ui.Config{
-		Source:   a.Poller,
-		Target:   a.Target.String(),
-		DB:       a.Target.DB,
-		Interval: a.Interval,
-		Explain:  func(err error) string { return conn.Explain(err, a.Target).Error() },
+		Source:    a.Poller,
+		Target:    a.Target.String(),
+		DB:        a.Target.DB,
+		Interval:  a.Interval,
+		Explain:   func(err error) string { return conn.Explain(err, a.Target).Error() },
+		Keys:      a.keys,
+		Delimiter: a.Browse.delimiter,
 	})
 }
 
 // Close closes every client.
-func (a *App) Close() error { return a.Poller.Close() }
+func (a *App) Close() error {
+	if a.keys != nil {
+		a.keys.Close()
+	}
+	return a.Poller.Close()
+}
 
 // once samples twice, an interval apart, and prints the overview.
 func (a *App) once(ctx context.Context, asJSON bool, stdout, stderr io.Writer) int {

@@ -25,6 +25,8 @@ type Config struct {
 	Explain  func(error) string // turns poll errors into one line; optional
 	Now      func() time.Time   // clock, for tests; optional
 	Keys     KeySource          // the key browser's access to Redis; nil hides the keys pane
+	// Delimiter splits key names into the browser's tree (default ":").
+	Delimiter string
 }
 
 // pane is what every pane offers the root.
@@ -101,6 +103,7 @@ func New(ctx context.Context, cfg Config) *Model {
 	m.overview = newOverview(m.styles, m.keys, cfg.DB, cfg.Interval, cfg.Now)
 	if cfg.Keys != nil {
 		m.browser = newBrowser(ctx, m.styles, m.keys, cfg.Keys, cfg.DB, cfg.Now)
+		m.browser.Configure(cfg.Delimiter, "")
 	}
 	return m
 }

@@ -56,8 +56,10 @@ type browser struct {
 	total    int64
 	scanErr  string
 	scanFrom time.Time
+	scanTook time.Duration
 
 	expanded map[string]bool
+	closed   map[string]bool // collapsed by the operator: never auto-expanded
 	rows     []visRow
 	sel, top int
 
@@ -102,7 +104,7 @@ type statusMsg struct {
 func newBrowser(ctx context.Context, st *Styles, _ KeyMap, src KeySource, db int, now func() time.Time) *browser {
 	return &browser{
 		ctx: ctx, st: st, k: defaultBrowserKeys(), src: src, db: db, now: now,
-		delim: ":", pattern: "*", expanded: map[string]bool{},
+		delim: ":", pattern: "*", expanded: map[string]bool{}, closed: map[string]bool{},
 	}
 }
 
@@ -210,6 +212,7 @@ func (b *browser) handleScanPage(msg scanPageMsg) tea.Cmd {
 	b.rebuild()
 	if p.Done {
 		b.running, b.done = false, true
+		b.scanTook = b.now().Sub(b.scanFrom)
 		return nil
 	}
 	if !b.running {
@@ -238,6 +241,20 @@ func (b *browser) rebuild() {
 		}
 	}
 	walk("", 0)
+	// A keyspace under one prefix ("nalar:1:") opens on its first real
+	// level: expand single-child chains the operator has not closed.
+	if len(b.rows) == 1 && b.rows[0].HasChildren && !b.expanded[b.rows[0].ID] && !b.closed[b.rows[0].ID] {
+		b.expanded[b.rows[0].ID] = true
+		b.rebuild()
+		return
+	}
+	if len(b.rows) > 1 && b.rows[0].HasChildren && b.expanded[b.rows[0].ID] {
+		if kids := b.tree.Children(b.rows[0].ID, b.byMemory); len(kids) == 1 && kids[0].HasChildren && !b.expanded[kids[0].ID] && !b.closed[kids[0].ID] {
+			b.expanded[kids[0].ID] = true
+			b.rebuild()
+			return
+		}
+	}
 	b.sel = 0
 	for i, r := range b.rows {
 		if r.ID == selID {
@@ -287,6 +304,7 @@ func (b *browser) treeKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, b.k.Expand):
 		if r, ok := b.selected(); ok && r.HasChildren {
 			b.expanded[r.ID] = !b.expanded[r.ID]
+			b.closed[r.ID] = !b.expanded[r.ID]
 			b.rebuild()
 		}
 	case key.Matches(k, b.k.Collapse):
@@ -343,6 +361,7 @@ func (b *browser) collapse() {
 	}
 	if r.HasChildren && b.expanded[r.ID] {
 		b.expanded[r.ID] = false
+		b.closed[r.ID] = true
 		b.rebuild()
 		return
 	}
@@ -397,7 +416,7 @@ func (b *browser) setPattern(v string) (tea.Cmd, string) {
 		return nil, err.Error()
 	}
 	b.pattern = abs
-	b.expanded = map[string]bool{}
+	b.expanded, b.closed = map[string]bool{}, map[string]bool{}
 	return b.restart(), ""
 }
 
@@ -431,7 +450,7 @@ func (b *browser) scanProgress() string {
 	}
 	switch {
 	case b.done:
-		s += " · done in " + age(b.now().Sub(b.scanFrom).Round(100*time.Millisecond))
+		s += " · done in " + age(b.scanTook.Round(10*time.Millisecond))
 	case b.running:
 		s += " · scanning…"
 	default:

@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // View draws the pane: exactly h lines of w cells.
@@ -172,9 +175,9 @@ func (b *browser) listView() string {
 		if r.LFU {
 			idle = strconv.FormatInt(r.Freq, 10)
 		}
-		cells := []string{fit(b.src.Escape(r.Key), nameW), fit(r.Type, widths[0]), pad(ttlText(r.TTL), widths[1]), pad(size(r.Bytes), widths[2]), pad(idle, widths[3])}
+		cells := []string{fit(middle(b.src.Escape(r.Key), nameW), nameW), fit(r.Type, widths[0]), pad(ttlText(r.TTL), widths[1]), pad(size(r.Bytes), widths[2]), pad(idle, widths[3])}
 		if widths[4] > 0 {
-			cells = append(cells, fit(" "+r.Encoding, widths[4]), pad(count(r.Len), widths[5]))
+			cells = append(cells, fit(" "+r.Encoding, widths[4]), pad(lenText(r.Len), widths[5]))
 		}
 		line := strings.Join(cells, " ")
 		if i == b.listSel {
@@ -237,7 +240,10 @@ func ttlText(d time.Duration) string {
 func (b *browser) valueView() string {
 	st := b.st
 	r := b.row
-	meta := fmt.Sprintf(" %s · %s · ttl %s · %s · length %s", r.Type, size(r.Bytes), ttlText(r.TTL), r.Encoding, count(r.Len))
+	meta := fmt.Sprintf(" %s · %s · ttl %s · %s", r.Type, size(r.Bytes), ttlText(r.TTL), r.Encoding)
+	if r.Len >= 0 {
+		meta += " · length " + count(r.Len)
+	}
 	if r.LFU {
 		meta += fmt.Sprintf(" · freq %d", r.Freq)
 	} else {
@@ -271,4 +277,24 @@ func (b *browser) valueView() string {
 		lines = append(lines, " "+b.val[i])
 	}
 	return frame(*st, b.src.Escape(r.Key), lines, b.w, b.h)
+}
+
+// lenText is a length, or "—" when it was not read (reading it would have
+// reset the key's idle time).
+func lenText(n int64) string {
+	if n < 0 {
+		return "—"
+	}
+	return count(n)
+}
+
+// middle shortens s to w cells by cutting its middle: key names differ at
+// the end (ids) as often as at the start.
+func middle(s string, w int) string {
+	if lipgloss.Width(s) <= w || w < 8 {
+		return s
+	}
+	head := (w - 1) * 2 / 5
+	tail := w - 1 - head
+	return ansi.Truncate(s, head, "") + "…" + ansi.TruncateLeft(s, lipgloss.Width(s)-tail, "")
 }

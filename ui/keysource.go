@@ -69,9 +69,10 @@ type ScanPage struct {
 
 // ScannedKey is a key with what the scan learned about it.
 type ScannedKey struct {
-	Key    string
-	Bytes  int64
-	HasTTL bool
+	Key      string
+	Bytes    int64 // MEMORY USAGE; 0 when unknown
+	HasTTL   bool
+	TTLKnown bool // false when the key was gone before it was measured
 }
 
 // KeyRow is the columns of one key.
