@@ -255,8 +255,8 @@ func (s *keySource) explain(err error) error {
 }
 
 func (s *keySource) ParseTTL(v string) (time.Duration, error) { return keys.ParseTTL(v) }
-func (s *keySource) Escape(v string) string                    { return keys.Escape(v) }
-func (s *keySource) ValidatePattern(p string) error            { return keys.ValidatePattern(p) }
+func (s *keySource) Escape(v string) string                   { return keys.Escape(v) }
+func (s *keySource) ValidatePattern(p string) error           { return keys.ValidatePattern(p) }
 
 func (s *keySource) DetectPrefix(sample []string) string {
 	if s.prefix != "" {
