@@ -25,7 +25,6 @@ type keySource struct {
 	node   string
 	ledger *redisinfo.Ledger
 	probe  *redis.Client // the app's reading client, for the probe only
-	prefix string        // --key-prefix
 	ro     bool          // --readonly
 
 	once   sync.Once
@@ -37,7 +36,7 @@ type keySource struct {
 }
 
 func newKeySource(app *App, o browseOptions) *keySource {
-	return &keySource{target: app.Target, node: app.Target.Addr, ledger: app.Ledger, probe: app.Client, prefix: o.keyPrefix, ro: o.readOnly}
+	return &keySource{target: app.Target, node: app.Target.Addr, ledger: app.Ledger, probe: app.Client, ro: o.readOnly}
 }
 
 // open probes the server once and opens the reader and writer clients.
@@ -107,7 +106,8 @@ func (s *keySource) ScanPage(ctx context.Context, cursor uint64, pattern, typ st
 	if err != nil {
 		return ui.ScanPage{}, s.explain(err)
 	}
-	p := ui.ScanPage{Cursor: st.Cursor, Done: st.Done, Scanned: int64(len(st.Keys)), Keys: make([]ui.ScannedKey, 0, len(st.Keys))}
+	p := ui.ScanPage{Cursor: st.Cursor, Done: st.Done, Scanned: int64(len(st.Keys)), Keys: make([]ui.ScannedKey, 0, len(st.Keys)),
+		Visited: keys.Progress{Cursor: st.Cursor, Calls: int64(st.Calls)}.Fraction()}
 	for i, k := range st.Keys {
 		sk := ui.ScannedKey{Key: k}
 		if meta && i < len(st.Meta) {
@@ -259,9 +259,6 @@ func (s *keySource) Escape(v string) string                   { return keys.Esca
 func (s *keySource) ValidatePattern(p string) error           { return keys.ValidatePattern(p) }
 
 func (s *keySource) DetectPrefix(sample []string) string {
-	if s.prefix != "" {
-		return s.prefix
-	}
 	if p, v, ok := keys.DetectDjangoPrefix(sample); ok {
 		return p + ":" + v + ":"
 	}

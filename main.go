@@ -239,6 +239,7 @@ func (a *App) Model(ctx context.Context) *ui.Model {
 		Explain:   func(err error) string { return conn.Explain(err, a.Target).Error() },
 		Keys:      a.keys,
 		Delimiter: a.Browse.delimiter,
+		KeyPrefix: a.Browse.keyPrefix,
 	})
 }
 

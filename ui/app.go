@@ -27,6 +27,9 @@ type Config struct {
 	Keys     KeySource          // the key browser's access to Redis; nil hides the keys pane
 	// Delimiter splits key names into the browser's tree (default ":").
 	Delimiter string
+	// KeyPrefix is django-redis's "prefix:version:": typed patterns are
+	// relative to it.
+	KeyPrefix string
 }
 
 // pane is what every pane offers the root.
@@ -103,7 +106,7 @@ func New(ctx context.Context, cfg Config) *Model {
 	m.overview = newOverview(m.styles, m.keys, cfg.DB, cfg.Interval, cfg.Now)
 	if cfg.Keys != nil {
 		m.browser = newBrowser(ctx, m.styles, m.keys, cfg.Keys, cfg.DB, cfg.Now)
-		m.browser.Configure(cfg.Delimiter, "")
+		m.browser.Configure(cfg.Delimiter, cfg.KeyPrefix)
 	}
 	return m
 }
@@ -153,6 +156,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	return m, nil
 }
+
+// Snapshot is the overview's latest data (for tests and the batch mode).
+func (m *Model) Snapshot() redisinfo.Snapshot { return m.overview.snap }
 
 func (m *Model) focused() pane {
 	if m.focus == focusKeys && m.browser != nil {

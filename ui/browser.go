@@ -39,7 +39,8 @@ type browser struct {
 
 	caps      KeyCaps
 	capsKnown bool
-	prefix    string // django-redis "prefix:version:", detected or given
+	prefix    string // --key-prefix: typed patterns are relative to it
+	detected  string // a django-redis "prefix:version:" seen in the keys
 	delim     string
 	pattern   string // absolute MATCH pattern
 	typ       string
@@ -52,7 +53,8 @@ type browser struct {
 	started  bool
 	running  bool
 	done     bool
-	scanned  int64
+	scanned  int64   // keys found
+	visited  float64 // share of the keyspace visited
 	total    int64
 	scanErr  string
 	scanFrom time.Time
@@ -144,7 +146,7 @@ func (b *browser) capsCmd() tea.Cmd {
 func (b *browser) restart() tea.Cmd {
 	b.gen++
 	b.tree = b.src.NewTree(b.delim)
-	b.cursor, b.scanned, b.total = 0, 0, 0
+	b.cursor, b.scanned, b.total, b.visited = 0, 0, 0, 0
 	b.started, b.running, b.done, b.scanErr = true, true, false, ""
 	b.scanFrom = b.now()
 	b.rebuild()
@@ -202,12 +204,13 @@ func (b *browser) handleScanPage(msg scanPageMsg) tea.Cmd {
 	b.tree.Add(p.Keys)
 	b.scanned += p.Scanned
 	b.cursor = p.Cursor
-	if b.prefix == "" && len(p.Keys) > 0 && b.scanned <= 5000 {
+	b.visited = p.Visited
+	if b.detected == "" && len(p.Keys) > 0 && b.scanned <= 5000 {
 		sample := make([]string, 0, len(p.Keys))
 		for _, k := range p.Keys {
 			sample = append(sample, k.Key)
 		}
-		b.prefix = b.src.DetectPrefix(sample)
+		b.detected = b.src.DetectPrefix(sample)
 	}
 	b.rebuild()
 	if p.Done {
@@ -314,7 +317,11 @@ func (b *browser) treeKey(k tea.KeyPressMsg) tea.Cmd {
 			return b.openList(r)
 		}
 	case key.Matches(k, b.k.Filter):
-		b.prompt = newPrompt("Match pattern (Redis glob)", b.patternHint(), b.relative(b.pattern), b.setPattern)
+		current := b.relative(b.pattern)
+		if current == "*" {
+			current = ""
+		}
+		b.prompt = newPrompt("Match pattern (Redis glob)", b.patternHint(), current, b.setPattern)
 		b.prompt.body = b.patternHelp()
 	case key.Matches(k, b.k.Type):
 		b.typ = keyTypes[(indexOf(keyTypes, b.typ)+1)%len(keyTypes)]
@@ -444,9 +451,21 @@ func (b *browser) scanProgress() string {
 	case b.scanErr != "":
 		return fmt.Sprintf("stopped at %s keys: %s", count(b.scanned), b.scanErr)
 	}
-	s := "scanned " + count(b.scanned)
-	if b.total > 0 {
-		s += fmt.Sprintf(" / ~%s (%d%%)", count(b.total), min(100, b.scanned*100/max(1, b.total)))
+	pct := int(b.visited * 100)
+	if b.done {
+		pct = 100
+	}
+	var s string
+	if b.pattern == "*" && b.typ == "" {
+		s = "scanned " + count(b.scanned)
+		if b.total > 0 {
+			s += fmt.Sprintf(" / ~%s (%d%%)", count(b.total), pct)
+		}
+	} else {
+		s = fmt.Sprintf("found %s · visited %d%%", count(b.scanned), pct)
+		if b.total > 0 {
+			s += " of ~" + count(b.total)
+		}
 	}
 	switch {
 	case b.done:

@@ -114,8 +114,11 @@ func (b *browser) treeFooter() string {
 		t := b.tree.Total()
 		parts = append(parts, fmt.Sprintf("%s keys · %s sampled memory · %s with TTL", count(t.Keys), size(t.Bytes), ttlShare(visRow{TreeRow: t})))
 	}
-	if b.prefix != "" {
-		parts = append(parts, "django-redis prefix "+b.src.Escape(b.prefix))
+	switch {
+	case b.prefix != "":
+		parts = append(parts, "patterns relative to "+b.src.Escape(b.prefix))
+	case b.detected != "":
+		parts = append(parts, "django-redis layout "+b.src.Escape(b.detected)+" (--key-prefix "+b.src.Escape(b.detected)+" makes patterns relative)")
 	}
 	order := "by count"
 	if b.byMemory {

@@ -64,7 +64,8 @@ type ScanPage struct {
 	Keys    []ScannedKey
 	Cursor  uint64 // next cursor; 0 with Done
 	Done    bool
-	Scanned int64 // keys SCAN returned in this step (before client-side filters)
+	Scanned int64   // keys SCAN returned in this step (before client-side filters)
+	Visited float64 // share of the keyspace the scan has visited, 0..1, from the cursor
 }
 
 // ScannedKey is a key with what the scan learned about it.
