@@ -77,6 +77,7 @@ type browser struct {
 	listTop     int
 	noTTL       bool
 	idleMin     time.Duration
+	listSort    int // listSorts index
 
 	row        KeyRow // the key the value view shows
 	view       ValueView

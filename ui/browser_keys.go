@@ -7,7 +7,7 @@ type browserKeys struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Expand, Collapse, Open, Back            key.Binding
 	Filter, Type, Sort, Delim, Rescan, Stop key.Binding
-	NoTTL, Idle, More                       key.Binding
+	NoTTL, Idle, More, ListSort             key.Binding
 	View, SetTTL, Persist, Delete, Copy     key.Binding
 }
 
@@ -35,6 +35,7 @@ func defaultBrowserKeys() browserKeys {
 		NoTTL:    b([]string{"N"}, "N", "only keys without TTL"),
 		Idle:     b([]string{"I"}, "I", "idle longer than…"),
 		More:     b([]string{"]"}, "]", "more"),
+		ListSort: b([]string{"s"}, "s", "sort: scan/memory/idle"),
 		View:     b([]string{"v"}, "v", "cycle view"),
 		SetTTL:   b([]string{"t"}, "t", "set TTL"),
 		Persist:  b([]string{"x"}, "x", "persist"),
@@ -63,7 +64,7 @@ func (h browserHelp) writes() []key.Binding {
 func (h browserHelp) ShortHelp() []key.Binding {
 	switch h.mode {
 	case modeList:
-		return append([]key.Binding{h.k.Open, h.k.Back, h.k.NoTTL, h.k.Idle}, h.writes()...)
+		return append([]key.Binding{h.k.Open, h.k.Back, h.k.ListSort, h.k.NoTTL, h.k.Idle}, h.writes()...)
 	case modeValue:
 		return append([]key.Binding{h.k.View, h.k.More, h.k.Back, h.k.Copy}, h.writes()...)
 	}
@@ -74,7 +75,7 @@ func (h browserHelp) FullHelp() [][]key.Binding {
 	nav := []key.Binding{h.k.Up, h.k.Down, h.k.PageUp, h.k.PageDown, h.k.Top, h.k.Bottom}
 	switch h.mode {
 	case modeList:
-		return [][]key.Binding{nav, {h.k.Open, h.k.Back, h.k.NoTTL, h.k.Idle, h.k.More, h.k.Copy}, h.writes()}
+		return [][]key.Binding{nav, {h.k.Open, h.k.Back, h.k.ListSort, h.k.NoTTL, h.k.Idle, h.k.More, h.k.Copy}, h.writes()}
 	case modeValue:
 		return [][]key.Binding{nav, {h.k.View, h.k.More, h.k.Back, h.k.Copy}, h.writes()}
 	}

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -78,9 +80,13 @@ func (b *browser) handleListPage(msg listPageMsg) tea.Cmd {
 	return nil
 }
 
-// visibleList is the list after the no-TTL and idle filters.
+// The orders of the key list, cycled with s: as SCAN found them, then the
+// stale-key finder's orders.
+var listSorts = []string{"scan order", "memory", "idle time"}
+
+// visibleList is the list after the no-TTL and idle filters, sorted.
 func (b *browser) visibleList() []KeyRow {
-	if !b.noTTL && b.idleMin == 0 {
+	if !b.noTTL && b.idleMin == 0 && b.listSort == 0 {
 		return b.list
 	}
 	out := make([]KeyRow, 0, len(b.list))
@@ -92,6 +98,17 @@ func (b *browser) visibleList() []KeyRow {
 			continue
 		}
 		out = append(out, r)
+	}
+	switch listSorts[b.listSort] {
+	case "memory":
+		slices.SortStableFunc(out, func(x, y KeyRow) int { return cmp.Compare(y.Bytes, x.Bytes) })
+	case "idle time":
+		slices.SortStableFunc(out, func(x, y KeyRow) int {
+			if x.LFU { // least frequently used first
+				return cmp.Compare(x.Freq, y.Freq)
+			}
+			return cmp.Compare(y.Idle, x.Idle)
+		})
 	}
 	return out
 }
@@ -125,6 +142,9 @@ func (b *browser) listKey(k tea.KeyPressMsg) tea.Cmd {
 		b.mode = modeTree
 		b.listGen++ // drop what is still coming
 		b.listLoading = false
+	case key.Matches(k, b.k.ListSort):
+		b.listSort = (b.listSort + 1) % len(listSorts)
+		b.listSel = 0
 	case key.Matches(k, b.k.NoTTL):
 		b.noTTL = !b.noTTL
 		b.listSel = 0

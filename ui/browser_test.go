@@ -396,3 +396,20 @@ func TestNoTTLFilter(t *testing.T) {
 	}
 	_ = ansi.Strip
 }
+
+func TestStaleKeyFinder(t *testing.T) {
+	m, _ := browsing(t, sampleKeys(), 100, 24)
+	m.browser.sel = 0 // nalar: three keys, idle 12s, 2s and 3h
+	press(t, m, "enter", "s", "s")
+	rows := m.browser.visibleList()
+	if len(rows) < 2 || rows[0].Idle < rows[1].Idle {
+		t.Fatalf("not sorted by idle time: %v", rows)
+	}
+	if !strings.Contains(screen(m), "sorted by idle time") {
+		t.Fatalf("order not said:\n%s", screen(m))
+	}
+	press(t, m, "s")
+	if m.browser.listSort != 0 {
+		t.Fatal("s does not cycle back to scan order")
+	}
+}

@@ -215,6 +215,9 @@ func (b *browser) listFooter(shown int) string {
 	default:
 		parts = append(parts, "all read")
 	}
+	if b.listSort > 0 {
+		parts = append(parts, "sorted by "+listSorts[b.listSort]+" (of the keys read)")
+	}
 	if b.noTTL {
 		parts = append(parts, "filter: no TTL")
 	}
