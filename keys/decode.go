@@ -60,8 +60,9 @@ type Decoded struct {
 	// are recorded, never executed.
 	Classes []string
 	// Err says why the decoding fell short: a forced view that did not fit
-	// the bytes (Lines then show a hex dump), or a compression layer that
-	// was cut short (truncated input, or output over MaxInflated).
+	// the bytes (Lines then show a hex dump), bytes with a pickle header
+	// that did not load (the same), or a compression layer that was cut
+	// short (truncated input, or output over MaxInflated).
 	Err string
 }
 
@@ -91,7 +92,7 @@ const (
 // django-redis stores ints), then any zlib or gzip layers are peeled, then
 // the first of pickle, JSON (object, array or string), msgpack (map or
 // array, decoding fully), UTF-8 text (mostly printable) and a hex dump that
-// accepts the bytes.
+// accepts the bytes. An empty value is text with no lines.
 func Decode(b []byte) Decoded { return DecodeAs(b, ViewAuto) }
 
 // DecodeAs renders b as the view v. Zlib and gzip layers are peeled in every
@@ -151,10 +152,13 @@ func DecodeAs(b []byte, v View) Decoded {
 }
 
 func autoDecode(b []byte) Decoded {
+	var pickleErr error
 	if looksPickle(b) {
-		if lines, classes, err := pickleLines(b, true); err == nil {
+		lines, classes, err := pickleLines(b, true)
+		if err == nil {
 			return Decoded{Chain: []string{"pickle"}, Kind: "pickle", Lines: lines, Classes: classes}
 		}
+		pickleErr = err
 	}
 	if looksJSON(b) {
 		if lines, err := jsonLines(b, true); err == nil {
@@ -169,7 +173,13 @@ func autoDecode(b []byte) Decoded {
 	if looksText(b) {
 		return textDecoded(b)
 	}
-	return hexDecoded(b)
+	d := hexDecoded(b)
+	if pickleErr != nil && len(b) >= 2 && b[0] == 0x80 && b[1] >= 2 {
+		// It has a pickle header: say why it did not load (often a value
+		// cut short by the caller).
+		d.Err = "pickle: " + clipErr(pickleErr)
+	}
+	return d
 }
 
 // forced runs one decoder and falls back to a hex dump with Err when it
@@ -188,12 +198,12 @@ func forced(b []byte, kind string, run func() ([]string, []string, error)) Decod
 // clipErr escapes an error message (it may quote the bytes) and keeps it
 // short.
 func clipErr(err error) string {
-	const max = 200
+	const width = 200
 	s := err.Error()
-	if len(s) > max*4 {
-		s = s[:max*4]
+	if len(s) > width*4 {
+		s = s[:width*4]
 	}
-	return EscapeWidth(s, max)
+	return EscapeWidth(s, width)
 }
 
 // isASCIIInt reports whether b is an integer as django-redis stores it:
@@ -459,8 +469,8 @@ func lineIndent(level int) string {
 var indentSpaces = strings.Repeat(" ", 2*maxIndent)
 
 // lineWriter is a bounded line writer: once a write would take it past max
-// bytes it stops, marks itself over, and String ends with "…". The pickle printer
-// uses it to try a value on one line; msgpack uses it to cut long scalars.
+// bytes it stops, marks itself over, and String ends with "…". The pickle
+// printer uses it to try a value on one line; msgpack, to cut long scalars.
 type lineWriter struct {
 	b    []byte
 	max  int

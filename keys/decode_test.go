@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,7 +63,7 @@ func checkDecoded(t testing.TB, d Decoded) {
 	}
 }
 
-// golden is the text form of a Decoded kept in testdata/values/expected.
+// goldenText is the text form of a Decoded kept in testdata/values/expected.
 func goldenText(d Decoded) string {
 	var sb strings.Builder
 	sb.WriteString("chain: " + strings.Join(d.Chain, " ") + "\n")
@@ -74,7 +75,14 @@ func goldenText(d Decoded) string {
 		sb.WriteString("err: " + d.Err + "\n")
 	}
 	sb.WriteString("---\n")
-	for _, l := range d.Lines {
+	lines := d.Lines
+	const head, tail = 100, 10
+	if len(lines) > head+tail+10 {
+		// Long renderings keep their start and end, to stay reviewable.
+		elided := fmt.Sprintf("[golden: %d lines elided]", len(lines)-head-tail)
+		lines = slices.Concat(lines[:head], []string{elided}, lines[len(lines)-tail:])
+	}
+	for _, l := range lines {
 		sb.WriteString(l + "\n")
 	}
 	return sb.String()
@@ -244,6 +252,7 @@ func TestDecodeViews(t *testing.T) {
 		{"empty pickle", nil, ViewPickle, "hex", "pickle: ", ""},
 		{"empty json", nil, ViewJSON, "hex", "json: ", ""},
 		{"empty msgpack", nil, ViewMsgpack, "hex", "msgpack: ", ""},
+		{"cut pickle in auto", session[:len(session)-20], ViewAuto, "hex", "pickle: pickle ends early", "00000000  80 04 95"},
 		{"malformed pickle", []byte("\x80\x04(K\x01d."), ViewPickle, "hex", "pickle: malformed", ""},
 	}
 	for _, tt := range tests {

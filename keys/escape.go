@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/clipperhouse/displaywidth"
 )
 
@@ -42,15 +43,25 @@ func Escape(s string) string {
 }
 
 // EscapeWidth is Escape truncated to at most w terminal cells, ending with
-// "…" when something was cut. Wide characters count two cells, grapheme
+// "…" when something was cut. Widths are ansi.StringWidth's (as
+// lipgloss.Width measures): wide characters count two cells, grapheme
 // clusters (emoji sequences) are never split, and neither are escapes: the
 // result never ends in half of a `\x1b`.
 func EscapeWidth(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	e := Escape(s)
-	if displaywidth.String(e) <= w {
+	return TruncateEscaped(Escape(s), w)
+}
+
+// TruncateEscaped cuts text that is already escaped (Escape's output, a
+// Decoded line) to at most w cells, as EscapeWidth does: ending with "…",
+// never splitting an escape or a grapheme cluster.
+func TruncateEscaped(e string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(e) <= w {
 		return e
 	}
 	const tail = "…"
@@ -76,7 +87,7 @@ func EscapeWidth(s string, w int) string {
 		g := displaywidth.StringGraphemes(e[i:j])
 		stop := false
 		for g.Next() {
-			gw := g.Width()
+			gw := ansi.StringWidth(g.Value())
 			if used+gw > limit {
 				stop = true
 				break

@@ -9,7 +9,7 @@ import (
 	"testing/quick"
 	"unicode/utf8"
 
-	"github.com/clipperhouse/displaywidth"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // isSafeLine reports whether s can go to a terminal as is: valid UTF-8 and
@@ -108,11 +108,34 @@ func TestEscapeWidth(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("EscapeWidth(%q, %d) = %q, want %q", tt.in, tt.w, got, tt.want)
 		}
-		if tt.w > 0 && displaywidth.String(got) > tt.w {
-			t.Errorf("EscapeWidth(%q, %d) = %q is %d cells wide", tt.in, tt.w, got, displaywidth.String(got))
+		if tt.w > 0 && ansi.StringWidth(got) > tt.w {
+			t.Errorf("EscapeWidth(%q, %d) = %q is %d cells wide", tt.in, tt.w, got, ansi.StringWidth(got))
 		}
 		if !isSafeLine(got) {
 			t.Errorf("EscapeWidth(%q, %d) = %q is not safe", tt.in, tt.w, got)
+		}
+	}
+}
+
+func TestTruncateEscapedLines(t *testing.T) {
+	// Decoded lines are escaped already: cutting them must not split \x1b,
+	// \u202e or a JSON \" either.
+	for _, tt := range []struct {
+		in   string
+		w    int
+		want string
+	}{
+		{`  'k': '\x1b[2J',`, 13, `  'k': '\x1b…`},
+		{`  'k': '\x1b[2J',`, 12, `  'k': '…`},
+		{`  'k': '\x1b[2J',`, 10, `  'k': '…`},
+		{`"say \"hi\""`, 6, `"say …`},
+		{`"say \"hi\""`, 7, `"say …`},
+		{`"say \"hi\""`, 8, `"say \"…`},
+		{`漢字 \u202e`, 6, "漢字 …"},
+		{`漢字 \u202e`, 11, `漢字 \u202e`},
+	} {
+		if got := TruncateEscaped(tt.in, tt.w); got != tt.want {
+			t.Errorf("TruncateEscaped(%q, %d) = %q, want %q", tt.in, tt.w, got, tt.want)
 		}
 	}
 }
@@ -198,8 +221,11 @@ func FuzzEscape(f *testing.F) {
 		if !isSafeLine(ew) {
 			t.Fatalf("EscapeWidth(%q, %d) = %q is not safe", s, w, ew)
 		}
-		if w > 0 && displaywidth.String(ew) > w {
-			t.Fatalf("EscapeWidth(%q, %d) = %q is %d cells", s, w, ew, displaywidth.String(ew))
+		if w > 0 && ansi.StringWidth(ew) > w {
+			t.Fatalf("EscapeWidth(%q, %d) = %q is %d cells", s, w, ew, ansi.StringWidth(ew))
+		}
+		if got := TruncateEscaped(e, w); got != ew {
+			t.Fatalf("TruncateEscaped(%q, %d) = %q, EscapeWidth gave %q", e, w, got, ew)
 		}
 		if !strings.HasPrefix(e, strings.TrimSuffix(ew, "…")) {
 			t.Fatalf("EscapeWidth(%q, %d) = %q is not a prefix of %q", s, w, ew, e)

@@ -27,6 +27,10 @@ import (
 //     django.contrib.auth.models.User to posix.system, becomes a pyClass
 //     that records its name, and calling it (REDUCE, NEWOBJ, OBJ, INST)
 //     only records the arguments in a pyObject, as BUILD records the state.
+//     gopickle resolves three names itself before asking the resolver:
+//     collections.OrderedDict, __builtin__.object and
+//     copy_reg._reconstructor; all three only build Go values (an ordered
+//     map, and cls.PyNew() on our pyClass), so they are safe too.
 //  3. Load runs under recover: gopickle panics on some malformed streams
 //     (an odd number of items for DICT, for one), which become errors.
 //
