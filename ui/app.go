@@ -30,6 +30,15 @@ type Config struct {
 	// KeyPrefix is django-redis's "prefix:version:": typed patterns are
 	// relative to it.
 	KeyPrefix string
+	// Activity feeds the clients, slow log and MONITOR panes and the PING
+	// latency line; nil hides them.
+	Activity ActivitySource
+	// Glob matches Redis patterns (keys.Match), for the MONITOR filter.
+	Glob func(pattern, s string) bool
+	// MonitorLimit stops MONITOR after this long (default 1 minute).
+	MonitorLimit time.Duration
+	// ReadOnly disables CLIENT KILL and SLOWLOG RESET.
+	ReadOnly bool
 }
 
 // pane is what every pane offers the root.
@@ -41,14 +50,23 @@ type pane interface {
 	Capturing() bool // an input is open: every key goes to the pane
 }
 
+// focus is the index of the focused pane in Model.order.
 type focus int
 
-const (
-	focusOverview focus = iota
-	focusKeys
-)
+// named is a pane with its tab name.
+type named struct {
+	name string
+	pane pane
+}
 
-var paneNames = [...]string{"overview", "keys"}
+// Optional pane behaviours.
+type (
+	activator   interface{ activate() tea.Cmd } // gained focus
+	deactivator interface{ deactivate() }       // lost focus
+	dataHandler interface {                     // owns some data messages
+		handleData(tea.Msg) (tea.Cmd, bool)
+	}
+)
 
 // Model is the root model: it routes keys, owns the poll loop and the
 // connection state, and lays the panes out.
@@ -62,7 +80,12 @@ type Model struct {
 	tracker  *redisinfo.Tracker
 	overview *overview
 	browser  *browser // nil without a key source
+	clients  *clientsPane
+	slowlog  *slowlogPane
+	monitor  *monitorPane
+	order    []named // the panes, in tab order; the overview first
 	focus    focus
+	latency  latencyWindow
 
 	width, height int
 	lay           layout
@@ -104,10 +127,27 @@ func New(ctx context.Context, cfg Config) *Model {
 	}
 	m.help.Styles = st.Help
 	m.overview = newOverview(m.styles, m.keys, cfg.DB, cfg.Interval, cfg.Now)
+	m.order = []named{{"overview", m.overview}}
 	if cfg.Keys != nil {
 		m.browser = newBrowser(ctx, m.styles, m.keys, cfg.Keys, cfg.DB, cfg.Now)
 		m.browser.Configure(cfg.Delimiter, cfg.KeyPrefix)
+		m.order = append(m.order, named{"keys", m.browser})
 	}
+	if a := cfg.Activity; a != nil {
+		glob := cfg.Glob
+		if glob == nil {
+			glob = func(p, s string) bool { return p == s }
+		}
+		limit := cfg.MonitorLimit
+		if limit <= 0 {
+			limit = time.Minute
+		}
+		m.clients = newClientsPane(ctx, m.styles, a, cfg.ReadOnly, cfg.Now)
+		m.slowlog = newSlowlogPane(ctx, m.styles, a, cfg.ReadOnly, cfg.Now)
+		m.monitor = newMonitorPane(ctx, m.styles, a, glob, limit, cfg.Now)
+		m.order = append(m.order, named{"clients", m.clients}, named{"slowlog", m.slowlog}, named{"monitor", m.monitor})
+	}
+	m.latency = newLatencyWindow(time.Minute)
 	return m
 }
 
@@ -115,7 +155,7 @@ func New(ctx context.Context, cfg Config) *Model {
 // wait an interval.
 func (m *Model) Init() tea.Cmd {
 	m.inflight = true
-	return tea.Batch(pollCmd(m.ctx, m.cfg.Source, m.gen), tea.RequestBackgroundColor)
+	return tea.Batch(pollCmd(m.ctx, m.cfg.Source, m.gen), tea.RequestBackgroundColor, m.pingCmd())
 }
 
 // Update routes messages: global keys, then the focused pane; data goes to
@@ -160,22 +200,18 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // Snapshot is the overview's latest data (for tests and the batch mode).
 func (m *Model) Snapshot() redisinfo.Snapshot { return m.overview.snap }
 
-func (m *Model) focused() pane {
-	if m.focus == focusKeys && m.browser != nil {
-		return m.browser
-	}
-	return m.overview
-}
+func (m *Model) focused() pane { return m.order[m.focus].pane }
 
 func (m *Model) helpKeys() globalHelp {
-	return globalHelp{pane: m.focused().KeyMap(), k: m.keys, browsing: m.browser != nil}
+	return globalHelp{pane: m.focused().KeyMap(), k: m.keys, browsing: len(m.order) > 1}
 }
 
 func (m *Model) panes() []pane {
-	if m.browser == nil {
-		return []pane{m.overview}
+	out := make([]pane, len(m.order))
+	for i, n := range m.order {
+		out[i] = n.pane
 	}
-	return []pane{m.overview, m.browser}
+	return out
 }
 
 // resize lays the screen out again; the full help, when open, takes its
@@ -203,27 +239,30 @@ func (m *Model) helpHeight() int {
 // everything else; then the global keys; then the focused pane.
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" {
-		return tea.Quit
+		return m.quit()
 	}
 	if p := m.focused(); p.Capturing() {
 		return p.Update(msg)
 	}
 	switch {
 	case key.Matches(msg, m.keys.Quit):
-		return tea.Quit
+		return m.quit()
 	case key.Matches(msg, m.keys.Help):
 		m.showHelp = !m.showHelp
 		m.help.ShowAll = m.showHelp
 		m.resize(m.width, m.height)
 		return nil
 	case key.Matches(msg, m.keys.NextPane):
-		return m.setFocus((m.focus + 1) % focus(len(m.panes())))
-	case key.Matches(msg, m.keys.Overview):
-		return m.setFocus(focusOverview)
-	case key.Matches(msg, m.keys.KeysPane):
-		return m.setFocus(focusKeys)
+		return m.setFocus((m.focus + 1) % focus(len(m.order)))
+	case key.Matches(msg, m.keys.PrevPane):
+		return m.setFocus((m.focus + focus(len(m.order)) - 1) % focus(len(m.order)))
+	case key.Matches(msg, m.keys.PaneN):
+		if n := int(msg.Text[0] - '1'); n >= 0 && n < len(m.order) {
+			return m.setFocus(focus(n))
+		}
+		return nil
 	}
-	if m.focus != focusOverview {
+	if m.focus != 0 {
 		return m.focused().Update(msg)
 	}
 	switch {
@@ -242,15 +281,26 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (m *Model) setFocus(f focus) tea.Cmd {
-	if f == focusKeys && m.browser == nil {
+	if f == m.focus {
 		return nil
+	}
+	if d, ok := m.focused().(deactivator); ok {
+		d.deactivate()
 	}
 	m.focus = f
 	m.resize(m.width, m.height) // help height differs per pane
-	if f == focusKeys {
-		return m.browser.activate()
+	if a, ok := m.focused().(activator); ok {
+		return a.activate()
 	}
 	return nil
+}
+
+// quit ends what must not outlive redtop (a MONITOR session), then quits.
+func (m *Model) quit() tea.Cmd {
+	if m.monitor != nil {
+		m.monitor.Stop()
+	}
+	return tea.Quit
 }
 
 var intervals = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}

@@ -15,8 +15,8 @@ type KeyMap struct {
 	Slower key.Binding
 
 	NextPane key.Binding
-	Overview key.Binding
-	KeysPane key.Binding
+	PrevPane key.Binding
+	PaneN    key.Binding
 }
 
 // DefaultKeyMap returns the bindings documented in the README.
@@ -30,8 +30,8 @@ func DefaultKeyMap() KeyMap {
 		Slower: key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "poll slower")),
 
 		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
-		Overview: key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "overview")),
-		KeysPane: key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "keys")),
+		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		PaneN:    key.NewBinding(key.WithKeys("1", "2", "3", "4", "5"), key.WithHelp("1-5", "overview, keys, clients, slowlog, monitor")),
 	}
 }
 
@@ -72,7 +72,7 @@ func (g globalHelp) ShortHelp() []key.Binding {
 func (g globalHelp) FullHelp() [][]key.Binding {
 	global := []key.Binding{g.k.Help, g.k.Quit}
 	if g.browsing {
-		global = append([]key.Binding{g.k.NextPane, g.k.Overview, g.k.KeysPane}, global...)
+		global = append([]key.Binding{g.k.NextPane, g.k.PrevPane, g.k.PaneN}, global...)
 	}
 	return append(g.pane.FullHelp(), global)
 }

@@ -21,8 +21,9 @@ type overview struct {
 	db       int
 	interval time.Duration
 	snap     redisinfo.Snapshot
-	rtt      time.Duration // last INFO round trip, worst node
-	stale    string        // "" when fresh, else a marker for box titles
+	rtt      time.Duration  // last INFO round trip, worst node
+	latency  *latencyWindow // redtop's PING round trips; nil without them
+	stale    string         // "" when fresh, else a marker for box titles
 	lay      layout
 	now      func() time.Time
 }
@@ -236,10 +237,15 @@ func (o *overview) clients(h int) []string {
 		fmt.Sprintf(" net in %s/s  out %s/s", size(int64(s.Short.NetIn)), size(int64(s.Short.NetOut))),
 		rej,
 		fmt.Sprintf(" server cpu %.1f%%  %s", s.Short.CPU, st.Muted.Render("(10s)")),
-		fmt.Sprintf(" INFO round trip %s", rtt(o.rtt)),
+		o.pingLine(),
 	}
 	if len(s.Nodes) > 1 {
 		lines = append(lines, fmt.Sprintf(" nodes %d", len(s.Nodes)))
+	}
+	if l := o.latency; l != nil && len(l.rtt) > 1 && h > len(lines) {
+		vals := l.series()
+		lo, hi := scale(vals, false)
+		lines = append(lines, chart(o.st, vals, o.lay.colW[1]-2, min(2, h-len(lines)), lo, hi, rtt(time.Duration(hi)*time.Microsecond), "")...)
 	}
 	return lines[:min(len(lines), h)]
 }
@@ -359,4 +365,18 @@ func (o *overview) server(h int) []string {
 		lines = append(lines, st.Warn.Render(" ! loading dataset"))
 	}
 	return lines[:min(len(lines), h)]
+}
+
+// pingLine is redtop's own PING round trip: last, p50 and p99 over the last
+// minute; the INFO round trip until PINGs come in.
+func (o *overview) pingLine() string {
+	l := o.latency
+	if l == nil || len(l.rtt) == 0 {
+		if l != nil && l.lastErr != "" {
+			return " ping " + o.st.Crit.Render("✖ failing")
+		}
+		return fmt.Sprintf(" INFO round trip %s", rtt(o.rtt))
+	}
+	last, p50, p99, _, _ := l.stats()
+	return fmt.Sprintf(" ping %s  %s %s  %s %s", o.st.Title.Render(rtt(last)), o.st.Muted.Render("p50"), rtt(p50), o.st.Muted.Render("p99"), rtt(p99))
 }

@@ -70,12 +70,12 @@ func (m *Model) topBar() string {
 		state = st.OK.Render("● live") + st.Muted.Render(fmt.Sprintf(" %s ago · every %s", age(now.Sub(c.lastOK)), age(m.interval)))
 	}
 	left := st.Bar.Render("redtop") + " "
-	if m.browser != nil {
-		for i, name := range paneNames {
+	if len(m.order) > 1 {
+		for i, n := range m.order {
 			if focus(i) == m.focus {
-				left += st.Selected.Render("["+name+"]") + " "
+				left += st.Selected.Render("["+n.name+"]") + " "
 			} else {
-				left += st.Muted.Render(name) + " "
+				left += st.Muted.Render(n.name) + " "
 			}
 		}
 	}

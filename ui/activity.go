@@ -1,0 +1,122 @@
+package ui
+
+import (
+	"context"
+	"time"
+)
+
+// ActivitySource is what the clients, slow log and MONITOR panes and the
+// latency line need from Redis. main adapts redisinfo to it.
+type ActivitySource interface {
+	Clients(ctx context.Context) ([]ClientRow, error)
+	KillClient(ctx context.Context, id int64) (string, error)
+	Slowlog(ctx context.Context) (SlowlogData, error)
+	ResetSlowlog(ctx context.Context) (string, error)
+	// Ping is one PING on redtop's own latency connection.
+	Ping(ctx context.Context) (time.Duration, error)
+	LatencyEvents(ctx context.Context) (LatencyData, error)
+	// Monitor starts MONITOR on a connection of its own.
+	Monitor(ctx context.Context) (MonitorStream, error)
+	// Allowed says whether a feature ("monitor", "clients", "kill",
+	// "slowlog", "slowlog-reset", "latency") may be used, and if not why
+	// ("needs +monitor"). It asks the server once per session.
+	Allowed(ctx context.Context, feature string) (bool, string)
+}
+
+// ClientRow is one connection of CLIENT LIST.
+type ClientRow struct {
+	ID     int64
+	Name   string // escaped
+	Addr   string
+	User   string
+	Cmd    string
+	Flags  string
+	Age    time.Duration
+	Idle   time.Duration
+	DB     int
+	Omem   int64
+	TotMem int64
+	Own    bool // one of redtop's connections
+}
+
+// SlowEntry is one slow log entry.
+type SlowEntry struct {
+	ID       int64
+	Time     time.Time
+	Duration time.Duration
+	Command  string // escaped, arguments included
+	Client   string // address
+	Name     string // client name, escaped
+}
+
+// SlowlogData is the slow log and its settings.
+type SlowlogData struct {
+	Entries    []SlowEntry // newest first
+	SlowerThan time.Duration
+	MaxLen     int64
+	ConfigErr  string // why the settings are unknown ("needs +config|get")
+}
+
+// LatencyData is LATENCY LATEST, or why it is empty.
+type LatencyData struct {
+	Enabled bool
+	Hint    string // how to enable it, when off
+	Events  []LatencyEvent
+}
+
+// LatencyEvent is one LATENCY LATEST row.
+type LatencyEvent struct {
+	Name   string
+	Time   time.Time
+	Latest time.Duration
+	Max    time.Duration
+}
+
+// MonitorStream is a running MONITOR session. Its methods may be called
+// from commands, on other goroutines.
+type MonitorStream interface {
+	// Drain takes up to max lines read since the last call, never blocking.
+	Drain(max int) ([]MonitorRow, MonitorStats)
+	// Top is the aggregated view of what was drained so far.
+	Top() MonitorTop
+	Pause()
+	Resume()
+	Stop(reason string)
+}
+
+// MonitorTop is MONITOR aggregated over the last seconds.
+type MonitorTop struct {
+	Window       time.Duration
+	Commands     []TopRow
+	Prefixes     []TopRow
+	Clients      []TopRow
+	HotKeys      []TopRow
+	HotKeysLabel string // where the hot-key counts come from
+}
+
+// TopRow is one line of a top list.
+type TopRow struct {
+	Name   string // escaped
+	PerSec float64
+}
+
+// MonitorRow is one MONITOR line.
+type MonitorRow struct {
+	Time   time.Time
+	DB     int
+	Client string
+	Cmd    string // upper case
+	Args   string // escaped, space separated
+	Key    string // the first key argument, raw; "" when none
+	Prefix string // Key folded like the key tree ("user:*:profile")
+}
+
+// MonitorStats describe the session.
+type MonitorStats struct {
+	Seen    int64
+	Dropped int64
+	Started time.Time
+	Ended   bool
+	Reason  string // why it ended
+	Paused  bool
+}

@@ -1,0 +1,331 @@
+package ui
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// clientsRefresh is how often CLIENT LIST is read while the pane shows.
+const clientsRefresh = 2 * time.Second
+
+type (
+	clientsMsg struct {
+		gen  int
+		rows []ClientRow
+		err  error
+	}
+	clientsTickMsg struct{ gen int }
+	permMsg        struct {
+		feature string
+		ok      bool
+		why     string
+	}
+	killMsg struct {
+		id     int64
+		result string
+		err    error
+	}
+)
+
+var clientSorts = []string{"id", "name", "addr", "age", "idle", "db", "cmd", "flags", "omem", "tot-mem"}
+
+type clientKeys struct {
+	Up, Down, PageUp, PageDown key.Binding
+	Sort, Reverse, Filter      key.Binding
+	Kill, Refresh              key.Binding
+}
+
+// clientsPane lists the server's connections (CLIENT LIST).
+type clientsPane struct {
+	ctx      context.Context
+	st       *Styles
+	src      ActivitySource
+	readOnly bool
+	k        clientKeys
+	w, h     int
+
+	gen     int // refresh loop; changes when the pane hides
+	active  bool
+	denied  string // why CLIENT LIST may not be used
+	rows    []ClientRow
+	err     string
+	at      time.Time
+	sel     int
+	sortCol int
+	desc    bool
+	filter  string
+	tbl     table
+	prompt  *prompt
+	now     func() time.Time
+}
+
+func newClientsPane(ctx context.Context, st *Styles, src ActivitySource, readOnly bool, now func() time.Time) *clientsPane {
+	b := func(keys []string, k, h string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, h))
+	}
+	p := &clientsPane{ctx: ctx, st: st, src: src, readOnly: readOnly, now: now, sortCol: 0,
+		k: clientKeys{
+			Up: b([]string{"up", "k"}, "↑/k", "up"), Down: b([]string{"down", "j"}, "↓/j", "down"),
+			PageUp: b([]string{"pgup"}, "pgup", "page up"), PageDown: b([]string{"pgdown"}, "pgdn", "page down"),
+			Sort: b([]string{"s"}, "s", "sort column"), Reverse: b([]string{"S"}, "S", "reverse"),
+			Filter: b([]string{"/"}, "/", "filter"), Kill: b([]string{"K"}, "K", "kill client"),
+			Refresh: b([]string{"R"}, "R", "refresh"),
+		},
+		tbl: table{cols: []column{
+			{title: "id", width: 7, right: true}, {title: "name", width: 14}, {title: "addr"},
+			{title: "age", width: 7, right: true}, {title: "idle", width: 7, right: true}, {title: "db", width: 3, right: true},
+			{title: "cmd", width: 12}, {title: "flags", width: 5}, {title: "omem", width: 7, right: true}, {title: "tot-mem", width: 8, right: true},
+		}},
+	}
+	if readOnly {
+		p.k.Kill.SetEnabled(false)
+	}
+	return p
+}
+
+func (p *clientsPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *clientsPane) Capturing() bool  { return p.prompt != nil }
+
+func (p *clientsPane) KeyMap() help.KeyMap {
+	return simpleHelp{short: []key.Binding{p.k.Sort, p.k.Reverse, p.k.Filter, p.k.Kill},
+		full: [][]key.Binding{{p.k.Up, p.k.Down, p.k.PageUp, p.k.PageDown}, {p.k.Sort, p.k.Reverse, p.k.Filter, p.k.Refresh}, {p.k.Kill}}}
+}
+
+// activate starts the refresh loop; deactivate stops it.
+func (p *clientsPane) activate() tea.Cmd {
+	p.active = true
+	p.gen++
+	return tea.Batch(permCmd(p.ctx, p.src, "clients"), p.fetch())
+}
+
+func (p *clientsPane) deactivate() { p.active = false; p.gen++ }
+
+func (p *clientsPane) fetch() tea.Cmd {
+	if p.denied != "" {
+		return nil
+	}
+	ctx, src, gen := p.ctx, p.src, p.gen
+	return func() tea.Msg {
+		rows, err := src.Clients(ctx)
+		return clientsMsg{gen: gen, rows: rows, err: err}
+	}
+}
+
+func permCmd(ctx context.Context, src ActivitySource, feature string) tea.Cmd {
+	return func() tea.Msg {
+		ok, why := src.Allowed(ctx, feature)
+		return permMsg{feature: feature, ok: ok, why: why}
+	}
+}
+
+func (p *clientsPane) handleData(msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case permMsg:
+		switch msg.feature {
+		case "clients":
+			if !msg.ok {
+				p.denied = msg.why
+			}
+		case "kill":
+			if !msg.ok {
+				p.k.Kill.SetEnabled(false)
+			}
+		default:
+			return nil, false
+		}
+		return nil, true
+	case clientsMsg:
+		if msg.gen != p.gen {
+			return nil, true
+		}
+		if msg.err != nil {
+			p.err = msg.err.Error()
+		} else {
+			p.rows, p.err, p.at = msg.rows, "", p.now()
+		}
+		gen := p.gen
+		return tea.Tick(clientsRefresh, func(time.Time) tea.Msg { return clientsTickMsg{gen: gen} }), true
+	case clientsTickMsg:
+		if msg.gen == p.gen && p.active {
+			return p.fetch(), true
+		}
+		return nil, true
+	case killMsg:
+		if msg.err != nil {
+			return status(errLevel, fmt.Sprintf("CLIENT KILL ID %d: %v", msg.id, msg.err)), true
+		}
+		return tea.Batch(status(okLevel, fmt.Sprintf("client %d: %s", msg.id, msg.result)), p.fetch()), true
+	}
+	return nil, false
+}
+
+// visible is the rows after the filter, sorted.
+func (p *clientsPane) visible() []ClientRow {
+	out := make([]ClientRow, 0, len(p.rows))
+	f := strings.ToLower(p.filter)
+	for _, r := range p.rows {
+		if f != "" && !strings.Contains(strings.ToLower(r.Name+" "+r.Addr+" "+r.Cmd+" "+r.User+" "+r.Flags), f) {
+			continue
+		}
+		out = append(out, r)
+	}
+	by := clientSorts[p.sortCol]
+	slices.SortStableFunc(out, func(a, b ClientRow) int {
+		var c int
+		switch by {
+		case "name":
+			c = cmp.Compare(a.Name, b.Name)
+		case "addr":
+			c = cmp.Compare(a.Addr, b.Addr)
+		case "age":
+			c = cmp.Compare(a.Age, b.Age)
+		case "idle":
+			c = cmp.Compare(a.Idle, b.Idle)
+		case "db":
+			c = cmp.Compare(a.DB, b.DB)
+		case "cmd":
+			c = cmp.Compare(a.Cmd, b.Cmd)
+		case "flags":
+			c = cmp.Compare(a.Flags, b.Flags)
+		case "omem":
+			c = cmp.Compare(a.Omem, b.Omem)
+		case "tot-mem":
+			c = cmp.Compare(a.TotMem, b.TotMem)
+		}
+		if c == 0 {
+			c = cmp.Compare(a.ID, b.ID)
+		}
+		if p.desc {
+			return -c
+		}
+		return c
+	})
+	return out
+}
+
+func (p *clientsPane) Update(msg tea.Msg) tea.Cmd {
+	if p.prompt != nil {
+		done, cmd := p.prompt.update(msg)
+		if done {
+			p.prompt = nil
+		}
+		return cmd
+	}
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	rows := p.visible()
+	page := max(1, p.h-4)
+	switch {
+	case key.Matches(k, p.k.Up):
+		p.sel = max(0, p.sel-1)
+	case key.Matches(k, p.k.Down):
+		p.sel = min(max(0, len(rows)-1), p.sel+1)
+	case key.Matches(k, p.k.PageUp):
+		p.sel = max(0, p.sel-page)
+	case key.Matches(k, p.k.PageDown):
+		p.sel = min(max(0, len(rows)-1), p.sel+page)
+	case key.Matches(k, p.k.Sort):
+		p.sortCol = (p.sortCol + 1) % len(clientSorts)
+	case key.Matches(k, p.k.Reverse):
+		p.desc = !p.desc
+	case key.Matches(k, p.k.Refresh):
+		return p.fetch()
+	case key.Matches(k, p.k.Filter):
+		p.prompt = newPrompt("Filter clients (name, address, command, user, flags)", "e.g. 10.0.0.7 or celery", p.filter, func(v string) (tea.Cmd, string) {
+			p.filter, p.sel = v, 0
+			return nil, ""
+		})
+	case key.Matches(k, p.k.Kill):
+		if p.readOnly {
+			return status(warnLevel, "read-only: CLIENT KILL is disabled")
+		}
+		if p.sel >= len(rows) {
+			return nil
+		}
+		r := rows[p.sel]
+		who := fmt.Sprintf("id %d %s", r.ID, r.Addr)
+		if r.Name != "" {
+			who += " (" + r.Name + ")"
+		}
+		body := []string{"CLIENT KILL ID " + strconv.FormatInt(r.ID, 10) + ": " + p.st.Title.Render(who)}
+		if r.Own {
+			body = append(body, p.st.Warn.Render("this is one of redtop's own connections"))
+		}
+		ctx, src, id := p.ctx, p.src, r.ID
+		p.prompt = newConfirm("Kill a client", body, func() tea.Cmd {
+			return func() tea.Msg {
+				res, err := src.KillClient(ctx, id)
+				return killMsg{id: id, result: res, err: err}
+			}
+		})
+	}
+	return nil
+}
+
+func (p *clientsPane) View() string {
+	st := p.st
+	title := "Clients"
+	var lines []string
+	switch {
+	case p.denied != "":
+		lines = append(lines, " "+st.Warn.Render("! ")+"CLIENT LIST is not available: "+p.denied)
+	case p.err != "":
+		lines = append(lines, " "+st.Crit.Render("✖ ")+p.err)
+	}
+	rows := p.visible()
+	if p.denied == "" {
+		title = fmt.Sprintf("Clients · %d connected", len(p.rows))
+		if p.filter != "" {
+			title += fmt.Sprintf(" · %d match %q", len(rows), p.filter)
+		}
+		if !p.at.IsZero() {
+			title += " · read " + age(p.now().Sub(p.at)) + " ago"
+		}
+		cells := make([][]string, len(rows))
+		for i, r := range rows {
+			name := r.Name
+			if r.Own {
+				name = "◆" + name
+			}
+			cells[i] = []string{strconv.FormatInt(r.ID, 10), name, r.Addr, age(r.Age), age(r.Idle), strconv.Itoa(r.DB),
+				r.Cmd, r.Flags, size(r.Omem), size(r.TotMem)}
+		}
+		if p.sel >= len(rows) {
+			p.sel = max(0, len(rows)-1)
+		}
+		lines = append(lines, p.tbl.render(st, p.w-3, p.h-4, p.sel, cells, p.sortCol, p.desc)...)
+	}
+	for len(lines) < p.h-3 {
+		lines = append(lines, "")
+	}
+	foot := "◆ marks redtop's own connections · sorted by " + clientSorts[p.sortCol]
+	if p.readOnly {
+		foot += " · read-only: no CLIENT KILL"
+	}
+	lines = append(lines[:p.h-3], " "+st.Muted.Render(foot))
+	out := frame(*st, title, lines, p.w, p.h)
+	if p.prompt != nil {
+		out = overlay(out, p.prompt.view(st, min(p.w, max(50, p.w*3/4))), p.w)
+	}
+	return out
+}
+
+// simpleHelp is a help.KeyMap from fixed lists.
+type simpleHelp struct {
+	short []key.Binding
+	full  [][]key.Binding
+}
+
+func (h simpleHelp) ShortHelp() []key.Binding  { return h.short }
+func (h simpleHelp) FullHelp() [][]key.Binding { return h.full }

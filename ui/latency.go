@@ -1,0 +1,88 @@
+package ui
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// pingEvery is how often redtop measures its own PING round trip.
+const pingEvery = time.Second
+
+type pingMsg struct {
+	rtt time.Duration
+	at  time.Time
+	err error
+}
+
+// latencyWindow keeps redtop's PING round trips of the last span.
+type latencyWindow struct {
+	span    time.Duration
+	at      []time.Time
+	rtt     []time.Duration
+	lastErr string
+}
+
+func newLatencyWindow(span time.Duration) latencyWindow { return latencyWindow{span: span} }
+
+func (l *latencyWindow) add(at time.Time, rtt time.Duration) {
+	l.at = append(l.at, at)
+	l.rtt = append(l.rtt, rtt)
+	cut := 0
+	for cut < len(l.at) && at.Sub(l.at[cut]) > l.span {
+		cut++
+	}
+	if cut > 0 {
+		l.at, l.rtt = append(l.at[:0], l.at[cut:]...), append(l.rtt[:0], l.rtt[cut:]...)
+	}
+}
+
+// stats are the last, median, 99th percentile and worst round trips.
+func (l *latencyWindow) stats() (last, p50, p99, worst time.Duration, n int) {
+	n = len(l.rtt)
+	if n == 0 {
+		return
+	}
+	s := slices.Clone(l.rtt)
+	slices.Sort(s)
+	q := func(f float64) time.Duration { return s[min(n-1, int(f*float64(n)))] }
+	return l.rtt[n-1], q(0.5), q(0.99), s[n-1], n
+}
+
+func (l *latencyWindow) series() []float64 {
+	out := make([]float64, len(l.rtt))
+	for i, d := range l.rtt {
+		out[i] = float64(d.Microseconds())
+	}
+	return out
+}
+
+func (m *Model) pingCmd() tea.Cmd {
+	if m.cfg.Activity == nil {
+		return nil
+	}
+	ctx, src, now := m.ctx, m.cfg.Activity, m.now
+	return func() tea.Msg {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		rtt, err := src.Ping(pctx)
+		return pingMsg{rtt: rtt, at: now(), err: err}
+	}
+}
+
+// handlePing records a round trip and arms the next one: one loop, started
+// by Init, never two.
+func (m *Model) handlePing(msg pingMsg) tea.Cmd {
+	if msg.err != nil {
+		m.latency.lastErr = msg.err.Error()
+	} else {
+		m.latency.lastErr = ""
+		m.latency.add(msg.at, msg.rtt)
+	}
+	m.overview.latency = &m.latency
+	return tea.Tick(pingEvery, func(time.Time) tea.Msg { return pingTickMsg{} })
+}
+
+type pingTickMsg struct{}

@@ -1,0 +1,286 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// slowlogRefresh is how often the slow log is read while the pane shows.
+const slowlogRefresh = 5 * time.Second
+
+type (
+	slowlogMsg struct {
+		gen  int
+		data SlowlogData
+		err  error
+	}
+	slowlogTickMsg struct{ gen int }
+	resetMsg       struct {
+		result string
+		err    error
+	}
+	latencyEventsMsg struct {
+		data LatencyData
+		err  error
+	}
+)
+
+type slowlogKeys struct {
+	Up, Down, PageUp, PageDown, Reset, Refresh key.Binding
+}
+
+// slowlogPane shows SLOWLOG GET and LATENCY LATEST.
+type slowlogPane struct {
+	ctx      context.Context
+	st       *Styles
+	src      ActivitySource
+	readOnly bool
+	k        slowlogKeys
+	w, h     int
+	now      func() time.Time
+
+	gen     int
+	active  bool
+	denied  string
+	data    SlowlogData
+	latency LatencyData
+	err     string
+	seenID  int64 // highest id seen when the pane was last left
+	maxID   int64
+	sel     int
+	tbl     table
+	prompt  *prompt
+}
+
+func newSlowlogPane(ctx context.Context, st *Styles, src ActivitySource, readOnly bool, now func() time.Time) *slowlogPane {
+	b := func(keys []string, k, h string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, h))
+	}
+	p := &slowlogPane{ctx: ctx, st: st, src: src, readOnly: readOnly, now: now, seenID: -1,
+		k: slowlogKeys{
+			Up: b([]string{"up", "k"}, "↑/k", "up"), Down: b([]string{"down", "j"}, "↓/j", "down"),
+			PageUp: b([]string{"pgup"}, "pgup", "page up"), PageDown: b([]string{"pgdown"}, "pgdn", "page down"),
+			Reset: b([]string{"X"}, "X", "SLOWLOG RESET"), Refresh: b([]string{"R"}, "R", "refresh"),
+		},
+		tbl: table{cols: []column{
+			{title: "", width: 3}, {title: "when", width: 9}, {title: "duration", width: 9, right: true},
+			{title: "command"}, {title: "client", width: 21},
+		}},
+	}
+	if readOnly {
+		p.k.Reset.SetEnabled(false)
+	}
+	return p
+}
+
+func (p *slowlogPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *slowlogPane) Capturing() bool  { return p.prompt != nil }
+
+func (p *slowlogPane) KeyMap() help.KeyMap {
+	return simpleHelp{short: []key.Binding{p.k.Refresh, p.k.Reset},
+		full: [][]key.Binding{{p.k.Up, p.k.Down, p.k.PageUp, p.k.PageDown}, {p.k.Refresh, p.k.Reset}}}
+}
+
+func (p *slowlogPane) activate() tea.Cmd {
+	p.active = true
+	p.gen++
+	ctx, src := p.ctx, p.src
+	lat := func() tea.Msg {
+		d, err := src.LatencyEvents(ctx)
+		return latencyEventsMsg{data: d, err: err}
+	}
+	return tea.Batch(permCmd(ctx, src, "slowlog"), permCmd(ctx, src, "slowlog-reset"), p.fetch(), lat)
+}
+
+// deactivate stops the refresh; what was shown counts as seen.
+func (p *slowlogPane) deactivate() {
+	p.active = false
+	p.gen++
+	p.seenID = p.maxID
+}
+
+func (p *slowlogPane) fetch() tea.Cmd {
+	if p.denied != "" {
+		return nil
+	}
+	ctx, src, gen := p.ctx, p.src, p.gen
+	return func() tea.Msg {
+		d, err := src.Slowlog(ctx)
+		return slowlogMsg{gen: gen, data: d, err: err}
+	}
+}
+
+func (p *slowlogPane) handleData(msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case permMsg:
+		switch msg.feature {
+		case "slowlog":
+			if !msg.ok {
+				p.denied = msg.why
+			}
+		case "slowlog-reset":
+			if !msg.ok {
+				p.k.Reset.SetEnabled(false)
+			}
+		default:
+			return nil, false
+		}
+		return nil, true
+	case slowlogMsg:
+		if msg.gen != p.gen {
+			return nil, true
+		}
+		if msg.err != nil {
+			p.err = msg.err.Error()
+		} else {
+			p.data, p.err = msg.data, ""
+			for _, e := range msg.data.Entries {
+				p.maxID = max(p.maxID, e.ID)
+			}
+			if p.seenID < 0 { // the first read: nothing is new yet
+				p.seenID = p.maxID
+			}
+		}
+		gen := p.gen
+		return tea.Tick(slowlogRefresh, func(time.Time) tea.Msg { return slowlogTickMsg{gen: gen} }), true
+	case slowlogTickMsg:
+		if msg.gen == p.gen && p.active {
+			return p.fetch(), true
+		}
+		return nil, true
+	case latencyEventsMsg:
+		if msg.err == nil {
+			p.latency = msg.data
+		}
+		return nil, true
+	case resetMsg:
+		if msg.err != nil {
+			return status(errLevel, "SLOWLOG RESET: "+msg.err.Error()), true
+		}
+		p.seenID, p.maxID = -1, 0
+		return tea.Batch(status(okLevel, "slow log: "+msg.result), p.fetch()), true
+	}
+	return nil, false
+}
+
+func (p *slowlogPane) Update(msg tea.Msg) tea.Cmd {
+	if p.prompt != nil {
+		done, cmd := p.prompt.update(msg)
+		if done {
+			p.prompt = nil
+		}
+		return cmd
+	}
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	n := len(p.data.Entries)
+	page := max(1, p.h-6)
+	switch {
+	case key.Matches(k, p.k.Up):
+		p.sel = max(0, p.sel-1)
+	case key.Matches(k, p.k.Down):
+		p.sel = min(max(0, n-1), p.sel+1)
+	case key.Matches(k, p.k.PageUp):
+		p.sel = max(0, p.sel-page)
+	case key.Matches(k, p.k.PageDown):
+		p.sel = min(max(0, n-1), p.sel+page)
+	case key.Matches(k, p.k.Refresh):
+		return p.fetch()
+	case key.Matches(k, p.k.Reset):
+		if p.readOnly {
+			return status(warnLevel, "read-only: SLOWLOG RESET is disabled")
+		}
+		ctx, src := p.ctx, p.src
+		p.prompt = newConfirm("Reset the slow log", []string{fmt.Sprintf("SLOWLOG RESET drops all %d entries, for every client", n)}, func() tea.Cmd {
+			return func() tea.Msg {
+				res, err := src.ResetSlowlog(ctx)
+				return resetMsg{result: res, err: err}
+			}
+		})
+	}
+	return nil
+}
+
+func (p *slowlogPane) View() string {
+	st := p.st
+	var lines []string
+	title := "Slow log"
+	switch {
+	case p.denied != "":
+		lines = append(lines, " "+st.Warn.Render("! ")+"SLOWLOG is not available: "+p.denied)
+	case p.err != "":
+		lines = append(lines, " "+st.Crit.Render("✖ ")+p.err)
+	}
+	d := p.data
+	if d.ConfigErr != "" {
+		lines = append(lines, " "+st.Muted.Render("settings unknown: "+d.ConfigErr))
+	} else if d.MaxLen > 0 || d.SlowerThan > 0 {
+		lines = append(lines, " "+st.Muted.Render(fmt.Sprintf("logs commands slower than %s (slowlog-log-slower-than), keeps %d (slowlog-max-len)", usec(float64(d.SlowerThan.Microseconds())), d.MaxLen)))
+	}
+	lines = append(lines, " "+p.latencyLine())
+	newCount := 0
+	cells := make([][]string, len(d.Entries))
+	for i, e := range d.Entries {
+		mark := ""
+		if e.ID > p.seenID && p.seenID >= 0 {
+			mark = "●"
+			newCount++
+		}
+		client := e.Client
+		if e.Name != "" {
+			client += " " + e.Name
+		}
+		cells[i] = []string{mark, age(p.now().Sub(e.Time)), usec(float64(e.Duration.Microseconds())), e.Command, client}
+	}
+	if p.denied == "" {
+		title = fmt.Sprintf("Slow log · %d entries", len(d.Entries))
+		if newCount > 0 {
+			title += fmt.Sprintf(" · %d new ●", newCount)
+		}
+		if p.sel >= len(cells) {
+			p.sel = max(0, len(cells)-1)
+		}
+		lines = append(lines, p.tbl.render(st, p.w-3, p.h-3-len(lines)-1, p.sel, cells, -1, false)...)
+		if len(cells) == 0 {
+			lines = append(lines, " "+st.Muted.Render("empty"))
+		}
+	}
+	for len(lines) < p.h-3 {
+		lines = append(lines, "")
+	}
+	foot := "● new since you last looked · when = how long ago"
+	if p.readOnly {
+		foot += " · read-only: no reset"
+	}
+	lines = append(lines[:p.h-3], " "+st.Muted.Render(foot))
+	out := frame(*st, title, lines, p.w, p.h)
+	if p.prompt != nil {
+		out = overlay(out, p.prompt.view(st, min(p.w, max(50, p.w*3/4))), p.w)
+	}
+	return out
+}
+
+// latencyLine is LATENCY LATEST in one line, or how to enable it.
+func (p *slowlogPane) latencyLine() string {
+	l := p.latency
+	switch {
+	case !l.Enabled && l.Hint != "":
+		return p.st.Muted.Render("latency monitor: " + l.Hint)
+	case !l.Enabled:
+		return p.st.Muted.Render("latency monitor: unknown")
+	case len(l.Events) == 0:
+		return "latency monitor on: no events"
+	}
+	s := "latency events:"
+	for _, e := range l.Events {
+		s += fmt.Sprintf(" %s %s (max %s, %s ago);", e.Name, rtt(e.Latest), rtt(e.Max), age(p.now().Sub(e.Time)))
+	}
+	return s
+}
