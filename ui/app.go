@@ -185,11 +185,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			ttl = 12 * time.Second
 		}
 		return m, m.setStatus(msg.level, msg.text, ttl)
+	case pingMsg:
+		return m, m.handlePing(msg)
+	case pingTickMsg:
+		return m, m.pingCmd()
 	default:
 		// Data results go to the pane that owns them, focused or not.
-		if m.browser != nil {
-			if cmd, ok := m.browser.handleData(msg); ok {
-				return m, cmd
+		for _, n := range m.order {
+			if h, ok := n.pane.(dataHandler); ok {
+				if cmd, ok := h.handleData(msg); ok {
+					return m, cmd
+				}
 			}
 		}
 		return m, m.focused().Update(msg)

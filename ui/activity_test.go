@@ -1,0 +1,237 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+type fakeActivity struct {
+	mu      sync.Mutex
+	clients []ClientRow
+	killed  []int64
+	slow    SlowlogData
+	resets  int
+	denied  map[string]string
+	asked   map[string]int
+	stream  *fakeStream
+	pings   int
+}
+
+func (f *fakeActivity) Clients(context.Context) ([]ClientRow, error) { return f.clients, nil }
+func (f *fakeActivity) KillClient(_ context.Context, id int64) (string, error) {
+	f.killed = append(f.killed, id)
+	return "killed", nil
+}
+func (f *fakeActivity) Slowlog(context.Context) (SlowlogData, error) { return f.slow, nil }
+func (f *fakeActivity) ResetSlowlog(context.Context) (string, error) {
+	f.resets++
+	f.slow.Entries = nil
+	return "reset", nil
+}
+func (f *fakeActivity) Ping(context.Context) (time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pings++
+	return 300 * time.Microsecond, nil
+}
+func (f *fakeActivity) LatencyEvents(context.Context) (LatencyData, error) {
+	return LatencyData{Hint: "latency monitoring is off: CONFIG SET latency-monitor-threshold 100 enables it"}, nil
+}
+func (f *fakeActivity) Monitor(context.Context) (MonitorStream, error) {
+	if why, ok := f.denied["monitor"]; ok {
+		return nil, errors.New(why)
+	}
+	f.stream = &fakeStream{}
+	return f.stream, nil
+}
+func (f *fakeActivity) Allowed(_ context.Context, feature string) (bool, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.asked == nil {
+		f.asked = map[string]int{}
+	}
+	f.asked[feature]++
+	why, denied := f.denied[feature]
+	return !denied, why
+}
+
+type fakeStream struct {
+	mu      sync.Mutex
+	pending []MonitorRow
+	st      MonitorStats
+}
+
+func (s *fakeStream) Drain(max int) ([]MonitorRow, MonitorStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.pending
+	s.pending = nil
+	return out, s.st
+}
+func (s *fakeStream) Top() MonitorTop {
+	return MonitorTop{Window: 5 * time.Second, Commands: []TopRow{{Name: "GET", PerSec: 1200}, {Name: "SET", PerSec: 300}}}
+}
+func (s *fakeStream) Pause()  {}
+func (s *fakeStream) Resume() {}
+func (s *fakeStream) Stop(reason string) {
+	s.mu.Lock()
+	s.st.Ended, s.st.Reason = true, reason
+	s.mu.Unlock()
+}
+
+func withActivity(t *testing.T, a *fakeActivity, readOnly bool) (*Model, *clock) {
+	t.Helper()
+	c := &clock{t: t0}
+	m := New(context.Background(), Config{Source: noSource{}, Target: "127.0.0.1:6379", DB: 0, Interval: time.Second, Now: c.now,
+		Keys: sampleKeys(), Activity: a, ReadOnly: readOnly, Glob: globMatch})
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 24})
+	return m, c
+}
+
+func TestClientsPaneKill(t *testing.T) {
+	a := &fakeActivity{clients: []ClientRow{
+		{ID: 7, Name: "redtop", Addr: "127.0.0.1:5000", Cmd: "info", Own: true, Age: time.Minute},
+		{ID: 42, Name: "celery", Addr: "10.0.0.7:41234", Cmd: "get", Age: time.Hour, Omem: 2048},
+	}}
+	m, _ := withActivity(t, a, false)
+	press(t, m, "3")
+	s := screen(m)
+	for _, want := range []string{"[clients]", "2 connected", "◆redtop", "celery", "10.0.0.7:41234"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("clients pane lacks %q:\n%s", want, s)
+		}
+	}
+	press(t, m, "down", "K")
+	if s := screen(m); !strings.Contains(s, "CLIENT KILL ID 42") || !strings.Contains(s, "celery") {
+		t.Fatalf("no confirmation naming the client:\n%s", s)
+	}
+	press(t, m, "y")
+	if len(a.killed) != 1 || a.killed[0] != 42 {
+		t.Fatalf("killed %v", a.killed)
+	}
+}
+
+func TestClientsPaneReadOnlyAndDenied(t *testing.T) {
+	a := &fakeActivity{clients: []ClientRow{{ID: 1, Addr: "x"}}}
+	m, _ := withActivity(t, a, true)
+	press(t, m, "3", "K")
+	if m.clients.Capturing() || len(a.killed) > 0 {
+		t.Fatal("kill offered in read-only mode")
+	}
+	a2 := &fakeActivity{denied: map[string]string{"clients": "needs +client|list"}}
+	m2, _ := withActivity(t, a2, false)
+	press(t, m2, "3")
+	if s := screen(m2); !strings.Contains(s, "needs +client|list") {
+		t.Fatalf("no explanation:\n%s", s)
+	}
+}
+
+func TestSlowlogMarksNewEntries(t *testing.T) {
+	a := &fakeActivity{slow: SlowlogData{SlowerThan: 10 * time.Millisecond, MaxLen: 128, Entries: []SlowEntry{
+		{ID: 2, Time: t0.Add(-time.Minute), Duration: 15 * time.Millisecond, Command: `KEYS "*"`, Client: "10.0.0.7:1"},
+		{ID: 1, Time: t0.Add(-time.Hour), Duration: 12 * time.Millisecond, Command: "HGETALL big", Client: "10.0.0.7:1"},
+	}}}
+	m, _ := withActivity(t, a, false)
+	press(t, m, "4")
+	s := screen(m)
+	if !strings.Contains(s, `KEYS "*"`) || !strings.Contains(s, "slower than 10.0ms") || strings.Contains(s, "new ●") {
+		t.Fatalf("slow log:\n%s", s)
+	}
+	if !strings.Contains(s, "latency-monitor-threshold 100") {
+		t.Fatalf("no hint to enable latency monitoring:\n%s", s)
+	}
+	press(t, m, "1") // leave: what was shown is seen
+	a.slow.Entries = append([]SlowEntry{{ID: 3, Time: t0, Duration: 20 * time.Millisecond, Command: "SMEMBERS huge"}}, a.slow.Entries...)
+	press(t, m, "4")
+	if s := screen(m); !strings.Contains(s, "1 new ●") {
+		t.Fatalf("new entry not marked:\n%s", s)
+	}
+	press(t, m, "X", "y")
+	if a.resets != 1 {
+		t.Fatal("reset not sent")
+	}
+}
+
+func TestMonitorStartsOnlyAfterConfirmation(t *testing.T) {
+	a := &fakeActivity{}
+	m, _ := withActivity(t, a, false)
+	press(t, m, "5")
+	if a.stream != nil {
+		t.Fatal("MONITOR started by opening the pane")
+	}
+	press(t, m, "s")
+	if s := screen(m); !strings.Contains(s, "two thirds of its throughput") {
+		t.Fatalf("no warning:\n%s", s)
+	}
+	press(t, m, "n")
+	if a.stream != nil {
+		t.Fatal("MONITOR started after n")
+	}
+	press(t, m, "s", "y")
+	if a.stream == nil {
+		t.Fatal("MONITOR not started after y")
+	}
+	a.stream.mu.Lock()
+	a.stream.pending = []MonitorRow{{Time: t0, Client: "10.0.0.7:1", Cmd: "GET", Args: `"user:1"`, Key: "user:1"}, {Time: t0, Client: "10.0.0.8:1", Cmd: "SET", Args: `"other" "x"`, Key: "other"}}
+	a.stream.st = MonitorStats{Seen: 2, Dropped: 5, Started: t0}
+	a.stream.mu.Unlock()
+	m.Update(monitorTickMsg{gen: m.monitor.gen})
+	drainNow(t, m)
+	s := screen(m)
+	if !strings.Contains(s, `GET "user:1"`) || !strings.Contains(s, "dropped 5") {
+		t.Fatalf("stream:\n%s", s)
+	}
+	m.monitor.filter, _ = parseMonitorFilter("cmd:SET")
+	if s := screen(m); strings.Contains(s, `"user:1"`) || !strings.Contains(s, `"other"`) {
+		t.Fatalf("filter:\n%s", s)
+	}
+	press(t, m, "v")
+	if s := screen(m); !strings.Contains(s, "GET") || !strings.Contains(s, "1,200/s") {
+		t.Fatalf("top view:\n%s", s)
+	}
+	press(t, m, "x")
+	m.Update(monitorTickMsg{gen: m.monitor.gen})
+	drainNow(t, m)
+	if s := screen(m); !strings.Contains(s, "MONITOR ended: stopped by you") {
+		t.Fatalf("end not shown:\n%s", s)
+	}
+}
+
+// drainNow runs the drain command a tick would start.
+func drainNow(t *testing.T, m *Model) {
+	t.Helper()
+	_, cmd := m.Update(monitorTickMsg{gen: m.monitor.gen})
+	drain(t, m, cmd)
+}
+
+func TestMonitorDeniedIsExplained(t *testing.T) {
+	a := &fakeActivity{denied: map[string]string{"monitor": "needs +monitor"}}
+	m, _ := withActivity(t, a, false)
+	press(t, m, "5")
+	if s := screen(m); !strings.Contains(s, "needs +monitor") {
+		t.Fatalf("no explanation:\n%s", s)
+	}
+	press(t, m, "s")
+	if m.monitor.Capturing() || a.stream != nil {
+		t.Fatal("start offered without the permission")
+	}
+}
+
+func TestPingLine(t *testing.T) {
+	a := &fakeActivity{}
+	m, c := withActivity(t, a, false)
+	for i := 0; i < 5; i++ {
+		c.t = c.t.Add(time.Second)
+		m.Update(pingMsg{rtt: time.Duration(100*(i+1)) * time.Microsecond, at: c.now()})
+	}
+	feed(m, c, loadInfo(t, "info-1.txt"))
+	if s := screen(m); !strings.Contains(s, "ping 500µs") || !strings.Contains(s, "p99 500µs") || !strings.Contains(s, "p50 300µs") {
+		t.Fatalf("ping line:\n%s", s)
+	}
+}
