@@ -30,13 +30,16 @@ const keysUsage = `Usage:
       returns them (a key can show twice if the keyspace is resized
       meanwhile). Names are escaped for the terminal (\n, \x1b, \xff, \\)
       unless --raw, which writes their exact bytes.
-  redtop [connection flags] keys analyze [PATTERN] [--delimiter D] [--sample F] [--json] [--top N]
+  redtop [connection flags] keys analyze [PATTERN] [--delimiter D] [--sample F] [--json] [--top N] [--count N]
       Group the keys by prefix, ids and random parts folded into '*', and
       show each group's keys, memory (MEMORY USAGE), share with a TTL and
       largest key, largest memory first. --sample 0.05 scans 5% of the
-      keyspace and scales up, with standard errors.
+      keyspace and scales up, with standard errors. --json prints every
+      prefix as a JSON object (bytes of a name that are not UTF-8 become
+      U+FFFD there, as in any JSON string).
 
 PATTERN is a Redis glob: * ? [abc] [^a] [a-z], \ escapes one character.
+Exit status: 0 done, 1 the server failed or refused, 2 bad arguments.
 `
 
 // runKeys is `redtop … keys scan|analyze …`.
@@ -63,16 +66,11 @@ func runKeys(ctx context.Context, app *App, args []string, stdout, stderr io.Wri
 func keysFlags(fs *pflag.FlagSet, name string, args []string, stdout, stderr io.Writer) (pattern string, code int) {
 	fs.SetOutput(io.Discard)
 	help := fs.Bool("help", false, "print this help and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(stdout, keysUsage)
-			return "", 0
-		}
-		fmt.Fprintf(stderr, "redtop: keys %s: %v (see redtop keys --help)\n", name, err)
+	if err := fs.Parse(args); err != nil && !errors.Is(err, pflag.ErrHelp) {
+		fmt.Fprintf(stderr, "redtop: keys %s: %v (see redtop keys %s --help)\n", name, err, name)
 		return "", 2
-	}
-	if *help {
-		fmt.Fprint(stdout, keysUsage)
+	} else if err != nil || *help {
+		fmt.Fprintf(stdout, "%s\nFlags of keys %s:\n%s", keysUsage, name, flagList(fs))
 		return "", 0
 	}
 	switch fs.NArg() {
@@ -89,6 +87,27 @@ func keysFlags(fs *pflag.FlagSet, name string, args []string, stdout, stderr io.
 		return "", 2
 	}
 	return pattern, -1
+}
+
+// flagList lists a flag set like redtop --help does: no pflag bool noise.
+func flagList(fs *pflag.FlagSet) string {
+	var rows [][]string
+	fs.VisitAll(func(f *pflag.Flag) {
+		name, text := pflag.UnquoteUsage(f)
+		flag := "--" + f.Name
+		if f.Value.Type() != "bool" {
+			flag += " " + name
+		}
+		if d := f.DefValue; d != "" && d != "false" && d != "0" {
+			text += " (default " + d + ")"
+		}
+		rows = append(rows, []string{"  " + flag, text})
+	})
+	var b strings.Builder
+	w := bufio.NewWriter(&b)
+	writeColumns(w, rows, []bool{false, false})
+	w.Flush()
+	return b.String()
 }
 
 func keysScan(ctx context.Context, app *App, args []string, stdout, stderr io.Writer) int {

@@ -307,10 +307,7 @@ func (a *treeAdapter) Children(id string, byMemory bool) []ui.TreeRow {
 func (a *treeAdapter) row(n *keys.Node) ui.TreeRow {
 	d := a.t.Delimiter()
 	st := n.Total()
-	label := keys.Escape(n.Label())
-	if n.Kind() != keys.Literal {
-		label = n.Label() // a glob the tree made: already plain text
-	}
+	label := keys.Escape(n.Label()) // a shape keeps real key text: escape it too
 	return ui.TreeRow{
 		ID: n.Pattern(d), Label: label, Pattern: n.SubtreePattern(d),
 		Keys: st.Keys, Bytes: st.Bytes, WithTTL: st.WithTTL,

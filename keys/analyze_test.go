@@ -232,3 +232,56 @@ func TestAnalyzeOptionsErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeSkipsPTTLWhenTTLsAreUniform: with no key expiring, or every
+// key expiring, INFO keyspace says it all and PTTL is not sent.
+func TestAnalyzeSkipsPTTLWhenTTLsAreUniform(t *testing.T) {
+	c, srv := testServer(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		expire  bool
+		withTTL int64
+	}{{"none expire", false, 0}, {"all expire", true, 500}} {
+		c.FlushAll(ctx)
+		populate(t, c, 500, "key")
+		if tc.expire {
+			pipe := c.Pipeline()
+			for i := range 500 {
+				pipe.Expire(ctx, "key:"+strconv.Itoa(i), time.Hour)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ledger := redisinfo.NewLedger()
+		rep, err := Analyze(ctx, c, AnalyzeOptions{Node: srv.Addr(), Ledger: ledger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := ledger.Get(srv.Addr())
+		if own.Calls["pttl"] != 0 || own.Hits != 0 || own.Calls["memory|usage"] != 500 || own.Calls["info"] != 1 {
+			t.Errorf("%s: ledger %+v", tc.name, own)
+		}
+		if p := rep.Prefixes[0]; p.Keys != 500 || p.WithTTL != tc.withTTL || rep.Tree.Root().Total().TTLKnown != 500 {
+			t.Errorf("%s: %+v", tc.name, p)
+		}
+	}
+}
+
+func TestKeyspaceLine(t *testing.T) {
+	text := "# Keyspace\r\ndb0:keys=12,expires=3,avg_ttl=100\r\ndb2:keys=5,expires=5,avg_ttl=0\r\n"
+	for _, tc := range []struct {
+		db            int
+		keys, expires int64
+		ok            bool
+	}{{0, 12, 3, true}, {2, 5, 5, true}, {1, 0, 0, true}} {
+		k, e, ok := keyspaceLine(text, tc.db)
+		if k != tc.keys || e != tc.expires || ok != tc.ok {
+			t.Errorf("db%d: %d %d %v", tc.db, k, e, ok)
+		}
+	}
+	if _, _, ok := keyspaceLine("garbage", 0); ok {
+		t.Error("garbage read as a keyspace")
+	}
+}

@@ -22,8 +22,10 @@ import (
 //     unsigned, so `[a-\xff]` differs there).
 //   - SCAN treats the pattern "*" as no pattern at all, so it matches the
 //     empty key; "**" does not, nor does any other pattern but "".
-//   - Like Redis 7.2.6 and later, more than 1000 nested `*` give no match
-//     (older servers keep trying; only hostile patterns reach the limit).
+//   - More than 1000 nested `*` give no match, as on current servers
+//     (7.2.6 and 7.4.1 on, and patched builds such as Debian's 7.0.15, the
+//     one tested here); older ones keep trying. Only hostile patterns
+//     reach the limit.
 func Match(pattern, key string) bool {
 	if pattern == "*" {
 		return true

@@ -31,7 +31,10 @@ func testServer(t testing.TB) (*redis.Client, *redisproc.Server) {
 
 func populate(t testing.TB, c *redis.Client, n int, prefix string) {
 	t.Helper()
-	if err := c.Do(context.Background(), "DEBUG", "POPULATE", n, prefix).Err(); err != nil {
+	// One long command: give it more than the client's 2 s on a busy host.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Do(ctx, "DEBUG", "POPULATE", n, prefix).Err(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -230,8 +233,8 @@ func TestProgressFraction(t *testing.T) {
 
 // TestMeasureScanOverlap: what sending the next SCAN while the caller
 // handles a batch buys, for a plain listing (escape and write to
-// /dev/null) and for an analysis-like callback (one MEMORY USAGE+PTTL
-// pipeline per batch). Prints, never asserts:
+// /dev/null) and for Analyze's callback (one MEMORY USAGE+PTTL round trip
+// per batch). Prints, never asserts:
 //
 //	REDTOP_MEASURE=1 go test -run MeasureScanOverlap -v ./keys
 func TestMeasureScanOverlap(t *testing.T) {
@@ -254,15 +257,25 @@ func TestMeasureScanOverlap(t *testing.T) {
 		}
 		return w.Flush()
 	}
-	// The same server behind a proxy that delays each chunk by 250µs each
-	// way: a 0.5 ms round trip, like a server across a data centre.
+	// The same server behind a proxy that delays each chunk each way, like
+	// a server across a network (sleeps are coarse: the round trip is
+	// measured and printed).
 	slow := redis.NewClient(&redis.Options{Addr: delayProxy(t, srv.Addr(), 250*time.Microsecond), DisableIdentity: true, ReadTimeout: 5 * time.Second})
 	defer slow.Close()
+	slow.Ping(ctx)
+	start := time.Now()
+	for range 100 {
+		slow.Ping(ctx)
+	}
+	rtt := fmt.Sprintf("%.1fms RTT", float64(time.Since(start).Microseconds())/100/1000)
 	for _, cl := range []struct {
 		name string
 		c    *redis.Client
-	}{{"unix socket", c}, {"0.5ms RTT", slow}} {
+	}{{"unix socket", c}, {rtt, slow}} {
 		a := &analysis{c: cl.c, opt: AnalyzeOptions{Timeout: 5 * time.Second}, tree: NewTree(TreeOptions{}), wantMem: true, wantTTL: true}
+		if a.raw, err = dialRaw(ctx, cl.c, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
 		measure := func(batch []string) error { return a.measure(ctx, batch) }
 		for _, tc := range []struct {
 			name string

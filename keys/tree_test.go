@@ -122,13 +122,20 @@ func brief(s Stats) string {
 }
 
 // checkNodeCount: the tree's node counter is the number of reachable
-// nodes, and the aggregates add up: a parent's total is its own keys plus
+// nodes, patterns are distinct, and the aggregates add up: a parent's total is its own keys plus
 // its children's totals.
 func checkNodeCount(t *testing.T, tree *Tree) {
 	t.Helper()
 	n := 0
+	patterns := map[string]bool{}
 	tree.Walk(func(nd *Node) bool {
 		n++
+		if p := nd.Pattern(tree.Delimiter()); nd.Parent() != nil {
+			if patterns[p] {
+				t.Fatalf("two nodes with pattern %q", p)
+			}
+			patterns[p] = true
+		}
 		sum := nd.Own().Keys
 		for _, c := range nd.Children(ByKeys) {
 			if c.Parent() != nd || c.Depth() != nd.Depth()+1 {
@@ -296,5 +303,52 @@ func BenchmarkTreeAdd(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		tree.Add(keys[i%len(keys)].key, KeyMeta{Bytes: 100})
+	}
+}
+
+// TestTreeInvariantsUnderPressure adds awkward random names to trees with
+// tiny bounds, so every fold and merge path runs, and checks the counts,
+// the node cap and that every key matches some family's pattern.
+func TestTreeInvariantsUnderPressure(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const alphabet = "ab:*[\\\x00\xff0123456789"
+	for _, opt := range []TreeOptions{
+		{MaxNodes: 40, MaxChildren: 5, MaxDepth: 4},
+		{MaxNodes: 200, MaxChildren: 20},
+		{Delimiter: "::", MaxNodes: 60},
+	} {
+		tree := NewTree(opt)
+		var keys []string
+		for i := range 5000 {
+			var k string
+			switch i % 4 {
+			case 0:
+				k = randString(r, alphabet, 12)
+			case 1:
+				k = fmt.Sprintf("s:%d:%s", r.IntN(50), sessionID(r))
+			case 2:
+				k = fmt.Sprintf("u:%s:x", uuid(r))
+			default:
+				k = fmt.Sprintf("w%d:%d:%d", r.IntN(30), r.IntN(300), r.IntN(3))
+			}
+			keys = append(keys, k)
+			tree.Add(k, KeyMeta{Bytes: int64(len(k) + 1), TTLKnown: true, HasTTL: i%2 == 0})
+			if tree.Nodes() > tree.opt.MaxNodes {
+				t.Fatalf("%+v: %d nodes", opt, tree.Nodes())
+			}
+		}
+		checkNodeCount(t, tree)
+		if got := tree.Root().Total(); got.Keys != 5000 || got.WithTTL != 2500 || got.TTLKnown != 5000 {
+			t.Fatalf("%+v: root %+v", opt, got)
+		}
+		var pats []string
+		for _, f := range tree.Families() {
+			pats = append(pats, f.Pattern(tree.Delimiter()))
+		}
+		for _, k := range keys {
+			if !slices.ContainsFunc(pats, func(p string) bool { return Match(p, k) }) {
+				t.Fatalf("%+v: key %q matches no family (%d families)", opt, k, len(pats))
+			}
+		}
 	}
 }
