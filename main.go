@@ -84,6 +84,7 @@ Usage:
   redtop [connection flags] [--interval D]      live dashboard
   redtop [connection flags] --once [--json]     sample twice, print, exit
   redtop --demo                                 dashboard on a private demo server
+  redtop [connection flags] keys scan|analyze …  batch keyspace commands (redtop keys --help)
 
 The password can also come from the REDISCLI_AUTH environment variable.
 `
@@ -144,6 +145,11 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	case o.json && !o.once:
 		fmt.Fprintln(stderr, "redtop: --json goes with --once")
 		return 2
+	}
+
+	if fs.NArg() > 0 && wantsHelp(fs.Args()) {
+		// A subcommand's help needs no server.
+		return runSubcommand(context.Background(), nil, fs.Args(), stdout, stderr)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)

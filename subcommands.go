@@ -19,3 +19,14 @@ func runSubcommand(ctx context.Context, app *App, args []string, stdout, stderr 
 	}
 	return run(ctx, app, args[1:], stdout, stderr)
 }
+
+// wantsHelp reports whether a subcommand's arguments ask for its help,
+// which subcommands print without touching the (then nil) App.
+func wantsHelp(args []string) bool {
+	for _, a := range args[1:] {
+		if a == "--help" || a == "help" {
+			return true
+		}
+	}
+	return len(args) == 1
+}
