@@ -21,6 +21,7 @@ import (
 
 	"redtop/conn"
 	"redtop/demo"
+	"redtop/keys"
 	"redtop/redisinfo"
 	"redtop/ui"
 )
@@ -42,9 +43,10 @@ type options struct {
 
 // browseOptions shape the key browser.
 type browseOptions struct {
-	delimiter string
-	keyPrefix string
-	readOnly  bool
+	delimiter    string
+	keyPrefix    string
+	readOnly     bool
+	monitorLimit time.Duration
 }
 
 func main() {
@@ -72,7 +74,8 @@ func newFlags(o *options, stderr io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&o.demo, "demo", false, "start a private redis-server with a Django-like workload and watch it")
 	fs.StringVar(&o.browse.delimiter, "delimiter", ":", "key browser: separator of key segments")
 	fs.StringVar(&o.browse.keyPrefix, "key-prefix", "", "key browser: django-redis KEY_PREFIX:VERSION: that patterns are relative to (detected when not given)")
-	fs.BoolVar(&o.browse.readOnly, "readonly", false, "never write: no TTL changes, no deletes")
+	fs.BoolVar(&o.browse.readOnly, "readonly", false, "never write: no TTL changes, deletes, CLIENT KILL or SLOWLOG RESET")
+	fs.DurationVar(&o.browse.monitorLimit, "monitor-limit", time.Minute, "MONITOR pane: stop MONITOR after this long")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.help, "help", false, "print this help and exit")
 	return fs
@@ -210,6 +213,7 @@ type App struct {
 	Poller   *redisinfo.Poller
 	Browse   browseOptions
 	keys     *keySource
+	activity *activitySource
 }
 
 // connect opens the clients for a target and checks the server answers, so
@@ -237,6 +241,7 @@ func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, 
 // Model builds the dashboard's root model.
 func (a *App) Model(ctx context.Context) *ui.Model {
 	a.keys = newKeySource(a, a.Browse)
+	a.activity = newActivitySource(a, a.Browse.monitorLimit)
 	return ui.New(ctx, ui.Config{
 		Source:    a.Poller,
 		Target:    a.Target.String(),
@@ -246,6 +251,11 @@ func (a *App) Model(ctx context.Context) *ui.Model {
 		Keys:      a.keys,
 		Delimiter: a.Browse.delimiter,
 		KeyPrefix: a.Browse.keyPrefix,
+
+		Activity:     a.activity,
+		Glob:         keys.Match,
+		MonitorLimit: a.Browse.monitorLimit,
+		ReadOnly:     a.Browse.readOnly,
 	})
 }
 
@@ -253,6 +263,9 @@ func (a *App) Model(ctx context.Context) *ui.Model {
 func (a *App) Close() error {
 	if a.keys != nil {
 		a.keys.Close()
+	}
+	if a.activity != nil {
+		a.activity.Close()
 	}
 	return a.Poller.Close()
 }

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"redtop/conn"
+	"redtop/keys"
+	"redtop/redisinfo"
+	"redtop/ui"
+)
+
+// activitySource adapts redisinfo's clients, slow log, latency and MONITOR
+// to the panes' ui.ActivitySource, for one node. Permissions are probed
+// once; a refused command closes its gate, so the server's ACL LOG gets
+// at most one entry per command per session.
+type activitySource struct {
+	target conn.Target
+	node   string
+	ledger *redisinfo.Ledger
+	reader *redis.Client // the app's reading client
+	ro     bool
+	limit  time.Duration // MONITOR time limit
+
+	once   sync.Once
+	gate   *redisinfo.Gate
+	writer *redis.Client // retries off: CLIENT KILL, SLOWLOG RESET
+	pingC  *redis.Client // one connection, for PING only
+	pinger *redisinfo.PingSampler
+
+	mu       sync.Mutex
+	monitors []*redisinfo.Monitor
+}
+
+func newActivitySource(app *App, limit time.Duration) *activitySource {
+	s := &activitySource{target: app.Target, node: app.Target.Addr, ledger: app.Ledger, reader: app.Client,
+		ro: app.Browse.readOnly, limit: limit}
+	// The PING connection opens now: the latency line starts with the
+	// dashboard, whatever pane is shown.
+	s.pingC = redis.NewClient(app.Target.WriterOptions())
+	s.pinger = redisinfo.NewPingSampler(s.pingC, s.node, s.ledger)
+	return s
+}
+
+// open probes permissions once and opens the writer.
+func (s *activitySource) open(ctx context.Context) {
+	s.once.Do(func() {
+		pctx, cancel := context.WithTimeout(ctx, 2*s.target.Timeout)
+		defer cancel()
+		s.gate = redisinfo.NewGate(redisinfo.ProbePerms(pctx, s.reader, s.node, s.ledger))
+		s.writer = redis.NewClient(s.target.WriterOptions())
+	})
+}
+
+// Close stops MONITOR sessions and closes the clients.
+func (s *activitySource) Close() {
+	s.mu.Lock()
+	for _, m := range s.monitors {
+		m.Stop("redtop quit")
+	}
+	s.mu.Unlock()
+	if s.writer != nil {
+		s.writer.Close()
+	}
+	s.pingC.Close()
+}
+
+var uiFeatures = map[string]redisinfo.Feature{
+	"clients":       redisinfo.FeatureClientList,
+	"kill":          redisinfo.FeatureClientKill,
+	"slowlog":       redisinfo.FeatureSlowlogGet,
+	"slowlog-reset": redisinfo.FeatureSlowlogReset,
+	"latency":       redisinfo.FeatureLatencyLatest,
+	"monitor":       redisinfo.FeatureMonitor,
+}
+
+func (s *activitySource) Allowed(ctx context.Context, feature string) (bool, string) {
+	s.open(ctx)
+	f, ok := uiFeatures[feature]
+	if !ok {
+		return true, ""
+	}
+	if s.gate.Allowed(f) {
+		return true, ""
+	}
+	return false, s.gate.Explain(f)
+}
+
+// call runs one guarded call with a deadline; a refusal comes back as the
+// gate's one-line explanation.
+func (s *activitySource) call(ctx context.Context, f redisinfo.Feature, do func(context.Context) error) error {
+	s.open(ctx)
+	ctx, cancel := context.WithTimeout(ctx, s.target.Timeout)
+	defer cancel()
+	err := s.gate.Do(f, func() error { return do(ctx) })
+	var fe *redisinfo.FeatureError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe):
+		return errors.New(s.gate.Explain(f))
+	case errors.Is(err, redisinfo.ErrOutcomeUnknown):
+		return err
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		return err
+	}
+	return conn.Explain(err, s.target)
+}
+
+func (s *activitySource) Clients(ctx context.Context) ([]ui.ClientRow, error) {
+	var cs []redisinfo.Client
+	err := s.call(ctx, redisinfo.FeatureClientList, func(ctx context.Context) (err error) {
+		cs, err = redisinfo.FetchClients(ctx, s.reader, s.node, s.ledger)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]ui.ClientRow, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		rows[i] = ui.ClientRow{ID: c.ID, Name: c.Value("name"), Addr: c.Value("addr"), User: c.Value("user"),
+			Cmd: c.Value("cmd"), Flags: c.Flags, Age: c.Age, Idle: c.Idle, DB: c.DB, Omem: c.OMem, TotMem: c.TotMem, Own: c.Own}
+	}
+	return rows, nil
+}
+
+func (s *activitySource) KillClient(ctx context.Context, id int64) (string, error) {
+	if s.ro {
+		return "", errors.New("read-only: CLIENT KILL is disabled")
+	}
+	var res string
+	err := s.call(ctx, redisinfo.FeatureClientKill, func(ctx context.Context) (err error) {
+		res, err = redisinfo.KillClient(ctx, s.writer, s.node, s.ledger, id)
+		return err
+	})
+	return res, err
+}
+
+func (s *activitySource) Slowlog(ctx context.Context) (ui.SlowlogData, error) {
+	var es []redisinfo.SlowEntry
+	err := s.call(ctx, redisinfo.FeatureSlowlogGet, func(ctx context.Context) (err error) {
+		es, err = redisinfo.FetchSlowlog(ctx, s.reader, s.node, s.ledger, 128)
+		return err
+	})
+	if err != nil {
+		return ui.SlowlogData{}, err
+	}
+	d := ui.SlowlogData{Entries: make([]ui.SlowEntry, len(es))}
+	for i, e := range es {
+		d.Entries[i] = ui.SlowEntry{ID: e.ID, Time: e.Time, Duration: e.Duration, Command: e.Command, Client: e.ClientAddr, Name: e.ClientName}
+	}
+	err = s.call(ctx, redisinfo.FeatureConfigGet, func(ctx context.Context) (err error) {
+		d.SlowerThan, d.MaxLen, err = redisinfo.SlowlogConfig(ctx, s.reader, s.node, s.ledger)
+		return err
+	})
+	if err != nil {
+		d.ConfigErr = err.Error()
+	}
+	return d, nil
+}
+
+func (s *activitySource) ResetSlowlog(ctx context.Context) (string, error) {
+	if s.ro {
+		return "", errors.New("read-only: SLOWLOG RESET is disabled")
+	}
+	var res string
+	err := s.call(ctx, redisinfo.FeatureSlowlogReset, func(ctx context.Context) (err error) {
+		res, err = redisinfo.ResetSlowlog(ctx, s.writer, s.node, s.ledger)
+		return err
+	})
+	return res, err
+}
+
+func (s *activitySource) Ping(ctx context.Context) (time.Duration, error) {
+	return s.pinger.Sample(ctx)
+}
+
+func (s *activitySource) LatencyEvents(ctx context.Context) (ui.LatencyData, error) {
+	var on bool
+	err := s.call(ctx, redisinfo.FeatureConfigGet, func(ctx context.Context) (err error) {
+		on, _, err = redisinfo.LatencyEnabled(ctx, s.reader, s.node, s.ledger)
+		return err
+	})
+	switch {
+	case err != nil:
+		return ui.LatencyData{Hint: "unknown (" + err.Error() + ")"}, nil
+	case !on:
+		return ui.LatencyData{Hint: redisinfo.LatencyOffHint}, nil
+	}
+	var evs []redisinfo.LatencyEvent
+	err = s.call(ctx, redisinfo.FeatureLatencyLatest, func(ctx context.Context) (err error) {
+		evs, err = redisinfo.FetchLatencyLatest(ctx, s.reader, s.node, s.ledger)
+		return err
+	})
+	if err != nil {
+		return ui.LatencyData{Enabled: true, Hint: err.Error()}, nil
+	}
+	d := ui.LatencyData{Enabled: true}
+	for _, e := range evs {
+		d.Events = append(d.Events, ui.LatencyEvent{Name: e.Name, Time: e.Time, Latest: e.Latest, Max: e.Max})
+	}
+	return d, nil
+}
+
+// monitorWindow is the span of the MONITOR top view's rates.
+const monitorWindow = 5 * time.Second
+
+func (s *activitySource) Monitor(ctx context.Context) (ui.MonitorStream, error) {
+	s.open(ctx)
+	if !s.gate.Allowed(redisinfo.FeatureMonitor) {
+		return nil, errors.New(s.gate.Explain(redisinfo.FeatureMonitor))
+	}
+	opt := redisinfo.MonitorOptions{Limit: s.limit, Client: s.reader, Ledger: s.ledger, Node: s.node}
+	// Over a unix socket MONITOR prints the same address for every client:
+	// redtop's own lines cannot be told apart there.
+	if s.target.Network != "unix" && s.gate.Allowed(redisinfo.FeatureClientList) {
+		octx, cancel := context.WithTimeout(ctx, s.target.Timeout)
+		opt.OwnAddrs, _ = redisinfo.OwnClientAddrs(octx, s.reader, s.node, s.ledger, conn.ClientName)
+		cancel()
+	}
+	m, err := redisinfo.StartMonitor(ctx, s.target, opt)
+	if err != nil {
+		if why := s.gate.Fail(redisinfo.FeatureMonitor, err); why != "" {
+			return nil, errors.New(why)
+		}
+		return nil, conn.Explain(err, s.target)
+	}
+	s.mu.Lock()
+	s.monitors = append(s.monitors, m)
+	s.mu.Unlock()
+	return &monitorStream{m: m, top: redisinfo.NewMonitorTop(redisinfo.MonitorTopOptions{})}, nil
+}
+
+// monitorStream adapts a redisinfo.Monitor: drained lines feed the top
+// aggregate; only the newest become rows for the stream view, so a flood
+// costs the UI a bounded amount of escaping.
+type monitorStream struct {
+	m   *redisinfo.Monitor
+	mu  sync.Mutex
+	top *redisinfo.MonitorTop
+}
+
+// streamRows is how many of a drained batch become stream rows.
+const streamRows = 2000
+
+func (s *monitorStream) Drain(max int) ([]ui.MonitorRow, ui.MonitorStats) {
+	lines, st := s.m.Drain(max)
+	s.mu.Lock()
+	s.top.Add(lines)
+	s.mu.Unlock()
+	if len(lines) > streamRows {
+		lines = lines[len(lines)-streamRows:]
+	}
+	rows := make([]ui.MonitorRow, 0, len(lines))
+	var b strings.Builder
+	for i := range lines {
+		l := &lines[i]
+		b.Reset()
+		for j, a := range l.Args {
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(quoteArg(keys.Escape(string(a))))
+		}
+		if l.NArgs > len(l.Args) {
+			fmt.Fprintf(&b, " … (%d more)", l.NArgs-len(l.Args))
+		}
+		r := ui.MonitorRow{Time: l.Time, DB: l.DB, Client: keys.Escape(l.Client), Cmd: strings.ToUpper(l.Cmd), Args: b.String()}
+		if k, ok := l.Key(); ok {
+			r.Key = string(k)
+		}
+		rows = append(rows, r)
+	}
+	return rows, ui.MonitorStats{Seen: st.Seen, Dropped: st.Dropped + st.Skipped, Started: st.Started,
+		Ended: st.Ended, Reason: st.EndReason, Paused: st.Paused}
+}
+
+// quoteArg quotes an (already escaped) argument that is empty or holds a
+// space or a quote.
+func quoteArg(a string) string {
+	if a == "" || strings.ContainsAny(a, " \"") {
+		return `"` + strings.ReplaceAll(a, `"`, `\"`) + `"`
+	}
+	return a
+}
+
+func (s *monitorStream) Top() ui.MonitorTop {
+	s.mu.Lock()
+	v := s.top.Snapshot(time.Now(), monitorWindow)
+	s.mu.Unlock()
+	conv := func(l redisinfo.TopList, upper bool) []ui.TopRow {
+		out := make([]ui.TopRow, len(l.Rows))
+		for i, e := range l.Rows {
+			name := keys.Escape(e.Name)
+			if upper {
+				name = strings.ToUpper(name)
+			}
+			out[i] = ui.TopRow{Name: name, PerSec: e.Rate}
+		}
+		return out
+	}
+	return ui.MonitorTop{Window: v.Window, Commands: conv(v.Commands, true), Prefixes: conv(v.Patterns, false),
+		Clients: conv(v.Clients, false), HotKeys: conv(v.HotKeys, false), HotKeysLabel: "MONITOR sample counts"}
+}
+
+func (s *monitorStream) Pause()             { s.m.Pause() }
+func (s *monitorStream) Resume()            { s.m.Resume() }
+func (s *monitorStream) Stop(reason string) { s.m.Stop(reason) }
