@@ -92,8 +92,10 @@ func (d *driver) send(msg tea.Msg) {
 	d.run(cmd)
 }
 
-// settle delivers results until none comes for a while.
+// settle delivers results until none comes for a while (or 3 s pass:
+// a running MONITOR ticks for ever).
 func (d *driver) settle() {
+	stop := time.After(3 * time.Second)
 	for {
 		select {
 		case msg := <-d.out:
@@ -105,6 +107,8 @@ func (d *driver) settle() {
 			}
 			d.send(msg)
 		case <-time.After(400 * time.Millisecond):
+			return
+		case <-stop:
 			return
 		}
 	}

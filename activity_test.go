@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"redtop/internal/redisproc"
+)
+
+// TestActivityPanes goes through main's wiring against a real server: the
+// clients pane marks redtop's own connections, the slow log shows a slow
+// command escaped, and MONITOR starts only after the warning, shows live
+// commands, and stops.
+func TestActivityPanes(t *testing.T) {
+	srv := redisproc.ForTest(t, redisproc.Options{Args: []string{"--slowlog-log-slower-than", "0"}})
+	ctx := context.Background()
+	app := redis.NewClient(&redis.Options{Addr: srv.Addr(), ClientName: "celery-worker"})
+	defer app.Close()
+	app.Set(ctx, "evil\x1bkey", "v", 0)
+
+	d, _ := startBrowsing(t, srv, 120, 30)
+	d.keys("3")
+	d.expect("[clients]", "◆redtop", "celery-worker")
+	d.keys("4")
+	d.expect("Slow log ·", `set evil\x1bkey v`, "latency-monitor-threshold 100")
+	d.keys("5")
+	d.expect("MONITOR · not running")
+	d.keys("s")
+	d.expect("two thirds of its throughput")
+	d.keys("y")
+	for i := 0; i < 20; i++ {
+		app.Get(ctx, "monitored:key")
+	}
+	time.Sleep(300 * time.Millisecond)
+	d.settle()
+	d.expect("MONITOR ● running", "monitored:key")
+	d.keys("v")
+	d.expect("commands (last", "GET")
+	d.keys("x")
+	d.settle()
+	d.expect("MONITOR ended: stopped by you")
+	if strings.Contains(d.screen(), "\x1bkey") {
+		t.Fatal("a raw ESC from a key name reached the screen")
+	}
+}
