@@ -15,11 +15,14 @@ import (
 // command escaped, and MONITOR starts only after the warning, shows live
 // commands, and stops.
 func TestActivityPanes(t *testing.T) {
-	srv := redisproc.ForTest(t, redisproc.Options{Args: []string{"--slowlog-log-slower-than", "0"}})
+	srv := redisproc.ForTest(t, redisproc.Options{})
 	ctx := context.Background()
 	app := redis.NewClient(&redis.Options{Addr: srv.Addr(), ClientName: "celery-worker"})
 	defer app.Close()
+	// Log just this SET as slow.
+	app.ConfigSet(ctx, "slowlog-log-slower-than", "0")
 	app.Set(ctx, "evil\x1bkey", "v", 0)
+	app.ConfigSet(ctx, "slowlog-log-slower-than", "1000000")
 
 	d, _ := startBrowsing(t, srv, 120, 30)
 	d.keys("3")
@@ -31,9 +34,17 @@ func TestActivityPanes(t *testing.T) {
 	d.keys("s")
 	d.expect("two thirds of its throughput")
 	d.keys("y")
-	for i := 0; i < 20; i++ {
-		app.Get(ctx, "monitored:key")
-	}
+	// The application keeps working while MONITOR runs.
+	pumpCtx, stopPump := context.WithCancel(ctx)
+	pumped := make(chan struct{})
+	go func() {
+		defer close(pumped)
+		for pumpCtx.Err() == nil {
+			app.Get(pumpCtx, "monitored:key")
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	defer func() { stopPump(); <-pumped }()
 	time.Sleep(300 * time.Millisecond)
 	d.settle()
 	d.expect("MONITOR ● running", "monitored:key")
