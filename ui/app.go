@@ -245,7 +245,9 @@ func (m *Model) helpHeight() int {
 // everything else; then the global keys; then the focused pane.
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" {
-		return m.quit()
+		if t, ok := m.focused().(interface{ takesCtrlC() bool }); !ok || !t.takesCtrlC() {
+			return m.quit()
+		}
 	}
 	if p := m.focused(); p.Capturing() {
 		return p.Update(msg)

@@ -90,6 +90,8 @@ type browser struct {
 	warned     bool // told once that reading values resets idle times
 
 	prompt *prompt
+	bulk   *bulkDialog
+	bulks  BulkSource // nil when the source cannot do bulk operations
 }
 
 // visRow is a tree row as drawn, with its depth.
@@ -105,10 +107,12 @@ type statusMsg struct {
 }
 
 func newBrowser(ctx context.Context, st *Styles, _ KeyMap, src KeySource, db int, now func() time.Time) *browser {
-	return &browser{
+	b := &browser{
 		ctx: ctx, st: st, k: defaultBrowserKeys(), src: src, db: db, now: now,
 		delim: ":", pattern: "*", expanded: map[string]bool{}, closed: map[string]bool{},
 	}
+	b.bulks, _ = src.(BulkSource)
+	return b
 }
 
 // Configure sets what the operator gave on the command line.
@@ -121,10 +125,13 @@ func (b *browser) Configure(delim, prefix string) {
 
 func (b *browser) SetSize(w, h int) { b.w, b.h = w, h }
 
-func (b *browser) Capturing() bool { return b.prompt != nil }
+func (b *browser) Capturing() bool { return b.prompt != nil || b.bulk != nil }
+
+// takesCtrlC: while a bulk operation runs, ctrl+c stops it.
+func (b *browser) takesCtrlC() bool { return b.bulk != nil && b.bulk.takesCtrlC() }
 
 func (b *browser) KeyMap() help.KeyMap {
-	return browserHelp{k: b.k, mode: b.mode, readOnly: b.caps.ReadOnly}
+	return browserHelp{k: b.k, mode: b.mode, readOnly: b.caps.ReadOnly, bulk: b.bulks != nil}
 }
 
 // activate runs when the pane gets focus: the first time, it starts the scan.
@@ -189,6 +196,14 @@ func (b *browser) handleData(msg tea.Msg) (tea.Cmd, bool) {
 		return b.handleValue(msg), true
 	case actionMsg:
 		return b.handleAction(msg), true
+	case bulkStartedMsg, bulkTickMsg, bulkStatusMsg:
+		if b.bulk != nil {
+			return b.bulk.handleData(msg), true
+		}
+		if m, ok := msg.(bulkStartedMsg); ok && m.job != nil {
+			m.job.Stop() // the dialog closed before its job started
+		}
+		return nil, true
 	}
 	return nil, false
 }
@@ -270,6 +285,21 @@ func (b *browser) rebuild() {
 
 // Update handles keys for the focused pane.
 func (b *browser) Update(msg tea.Msg) tea.Cmd {
+	if b.bulk != nil {
+		k, ok := msg.(tea.KeyPressMsg)
+		if !ok {
+			return nil
+		}
+		wasDone := b.bulk.stage == bulkDone
+		closed, cmd := b.bulk.update(k)
+		if closed {
+			b.bulk = nil
+			if wasDone {
+				return tea.Batch(cmd, b.restart())
+			}
+		}
+		return cmd
+	}
 	if b.prompt != nil {
 		done, cmd := b.prompt.update(msg)
 		if done {
@@ -340,6 +370,11 @@ func (b *browser) treeKey(k tea.KeyPressMsg) tea.Cmd {
 		})
 	case key.Matches(k, b.k.Rescan):
 		return b.restart()
+	case key.Matches(k, b.k.BulkDelete), key.Matches(k, b.k.BulkExpire), key.Matches(k, b.k.BulkPersist):
+		if r, ok := b.selected(); ok {
+			return b.openBulk(k, r.Pattern)
+		}
+		return b.openBulk(k, b.pattern)
 	case key.Matches(k, b.k.Stop):
 		switch {
 		case b.running:
@@ -477,4 +512,23 @@ func (b *browser) scanProgress() string {
 		s += " · paused"
 	}
 	return s
+}
+
+// openBulk opens the bulk dialog for an operation on pattern.
+func (b *browser) openBulk(k tea.KeyPressMsg, pattern string) tea.Cmd {
+	if b.bulks == nil {
+		return nil
+	}
+	if b.caps.ReadOnly {
+		return status(warnLevel, "read-only: "+b.caps.ReadOnlyReason)
+	}
+	op := "delete"
+	switch {
+	case key.Matches(k, b.k.BulkExpire):
+		op = "expire"
+	case key.Matches(k, b.k.BulkPersist):
+		op = "persist"
+	}
+	b.bulk = newBulkDialog(b.ctx, b.bulks, b.src, op, pattern)
+	return nil
 }

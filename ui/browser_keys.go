@@ -9,6 +9,8 @@ type browserKeys struct {
 	Filter, Type, Sort, Delim, Rescan, Stop key.Binding
 	NoTTL, Idle, More, ListSort             key.Binding
 	View, SetTTL, Persist, Delete, Copy     key.Binding
+
+	BulkDelete, BulkExpire, BulkPersist key.Binding
 }
 
 func defaultBrowserKeys() browserKeys {
@@ -41,6 +43,10 @@ func defaultBrowserKeys() browserKeys {
 		Persist:  b([]string{"x"}, "x", "persist"),
 		Delete:   b([]string{"d", "delete"}, "d", "delete"),
 		Copy:     b([]string{"c"}, "c", "copy name"),
+
+		BulkDelete:  b([]string{"D"}, "D", "delete by pattern"),
+		BulkExpire:  b([]string{"E"}, "E", "TTL by pattern"),
+		BulkPersist: b([]string{"P"}, "P", "persist by pattern"),
 	}
 }
 
@@ -49,6 +55,16 @@ type browserHelp struct {
 	k        browserKeys
 	mode     browserMode
 	readOnly bool
+	bulk     bool // the source can run bulk operations
+}
+
+// bulkKeys are the pattern operations, disabled when they cannot run.
+func (h browserHelp) bulkKeys() []key.Binding {
+	w := []key.Binding{h.k.BulkDelete, h.k.BulkExpire, h.k.BulkPersist}
+	for i := range w {
+		w[i].SetEnabled(h.bulk && !h.readOnly)
+	}
+	return w
 }
 
 func (h browserHelp) writes() []key.Binding {
@@ -64,20 +80,20 @@ func (h browserHelp) writes() []key.Binding {
 func (h browserHelp) ShortHelp() []key.Binding {
 	switch h.mode {
 	case modeList:
-		return append([]key.Binding{h.k.Open, h.k.Back, h.k.ListSort, h.k.NoTTL, h.k.Idle}, h.writes()...)
+		return append(append([]key.Binding{h.k.Open, h.k.Back, h.k.ListSort, h.k.NoTTL, h.k.Idle}, h.writes()...), h.k.BulkDelete)
 	case modeValue:
 		return append([]key.Binding{h.k.View, h.k.More, h.k.Back, h.k.Copy}, h.writes()...)
 	}
-	return []key.Binding{h.k.Expand, h.k.Open, h.k.Filter, h.k.Type, h.k.Sort, h.k.Rescan}
+	return append([]key.Binding{h.k.Expand, h.k.Open, h.k.Filter, h.k.Type, h.k.Sort, h.k.Rescan}, h.bulkKeys()[0])
 }
 
 func (h browserHelp) FullHelp() [][]key.Binding {
 	nav := []key.Binding{h.k.Up, h.k.Down, h.k.PageUp, h.k.PageDown, h.k.Top, h.k.Bottom}
 	switch h.mode {
 	case modeList:
-		return [][]key.Binding{nav, {h.k.Open, h.k.Back, h.k.ListSort, h.k.NoTTL, h.k.Idle, h.k.More, h.k.Copy}, h.writes()}
+		return [][]key.Binding{nav, {h.k.Open, h.k.Back, h.k.ListSort, h.k.NoTTL, h.k.Idle, h.k.More, h.k.Copy}, h.writes(), h.bulkKeys()}
 	case modeValue:
 		return [][]key.Binding{nav, {h.k.View, h.k.More, h.k.Back, h.k.Copy}, h.writes()}
 	}
-	return [][]key.Binding{nav, {h.k.Expand, h.k.Collapse, h.k.Open}, {h.k.Filter, h.k.Type, h.k.Sort, h.k.Delim, h.k.Rescan, h.k.Stop}}
+	return [][]key.Binding{nav, {h.k.Expand, h.k.Collapse, h.k.Open}, {h.k.Filter, h.k.Type, h.k.Sort, h.k.Delim, h.k.Rescan, h.k.Stop}, h.bulkKeys()}
 }

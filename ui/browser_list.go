@@ -169,6 +169,8 @@ func (b *browser) listKey(k tea.KeyPressMsg) tea.Cmd {
 		if b.listSel < len(rows) {
 			return b.openValue(rows[b.listSel])
 		}
+	case key.Matches(k, b.k.BulkDelete), key.Matches(k, b.k.BulkExpire), key.Matches(k, b.k.BulkPersist):
+		return b.openBulk(k, b.node.Pattern)
 	default:
 		if b.listSel < len(rows) {
 			return b.rowAction(k, rows[b.listSel])

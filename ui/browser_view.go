@@ -27,6 +27,9 @@ func (b *browser) View() string {
 	if b.prompt != nil {
 		out = overlay(out, b.prompt.view(b.st, min(b.w, max(50, b.w*3/4))), b.w)
 	}
+	if b.bulk != nil {
+		out = overlay(out, b.bulk.view(b.st, min(b.w, max(60, b.w*9/10))), b.w)
+	}
 	return out
 }
 

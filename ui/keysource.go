@@ -161,3 +161,70 @@ type (
 		err    error
 	}
 )
+
+// BulkSource runs bulk operations by pattern; a KeySource that can also
+// implements it, and the browser then offers delete, expire and persist by
+// pattern.
+type BulkSource interface {
+	// StartPreview counts, without changing anything, what an operation
+	// on pattern would touch.
+	StartPreview(ctx context.Context, pattern string) (BulkJob, error)
+	// StartBulk runs an operation.
+	StartBulk(ctx context.Context, req BulkRequest) (BulkJob, error)
+}
+
+// BulkRequest is one bulk operation.
+type BulkRequest struct {
+	Op      string // "delete", "expire", "persist"
+	Pattern string
+	TTL     time.Duration // expire
+	Backup  bool          // delete: DUMP each key before UNLINK
+	Rate    float64       // keys/s, 0 for no cap
+	Auto    bool          // slow down while the server's latency rises
+}
+
+// BulkJob is a running preview or operation. Its methods may be called
+// from commands, on other goroutines.
+type BulkJob interface {
+	Status() BulkStatus
+	Stop()  // after the batch in flight
+	Abort() // now: a batch in flight ends "unknown"
+}
+
+// BulkStatus is a job's latest progress, and its outcome once done.
+type BulkStatus struct {
+	Done       bool
+	Fraction   float64 // share of the keyspace visited
+	Scanned    int64
+	Matched    int64
+	Applied    int64
+	Gone       int64
+	Unknown    int64
+	KeysPerSec float64
+	Elapsed    time.Duration
+	ETA        time.Duration
+	Delay      time.Duration // pause pacing puts between batches now
+	Preview    *BulkPreview  // a finished preview
+	Report     []string      // a finished run, in lines (escaped)
+	Failed     bool          // something ended unknown, refused or not attempted
+	Err        string
+}
+
+// BulkPreview is what an operation would touch.
+type BulkPreview struct {
+	Pattern       string
+	Matched       int64
+	Estimate      bool // counted on a sample
+	DBSize        int64
+	Share         float64
+	Samples       []string // escaped
+	EstBytes      int64    // -1 unknown
+	TTLNone       int64
+	TTLHour       int64
+	TTLDay        int64
+	TTLLonger     int64
+	Everything    bool
+	OverHalf      bool
+	BackupDefault bool
+	Warnings      []string
+}

@@ -1,0 +1,311 @@
+package keys
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The journal of a bulk run is a file of JSON lines, written as the run
+// goes so that it survives a run cut short. Format version 1:
+//
+//	{"type":"header","format":"redtop-journal","version":1,"time":…,"target":"unix:/run/redis.sock","db":0,"op":"delete","pattern":"key:*","ttl_ms":0,"backup":"/…/x.backup.jsonl"}
+//	{"type":"batch","seq":1,"time":…,"result":"applied","keys":["key:1",…],"keys_b64":[…],"applied":498,"gone":2,"gone_keys":[…]}
+//	…
+//	{"type":"footer","time":…,"report":{…BulkReport…}}
+//
+// Key names: JSON strings must be valid UTF-8, and Redis keys are any
+// bytes. A key that is valid UTF-8 is written as a JSON string in "keys"
+// (with JSON's escapes: "\n", "\u001b"…); any other key is written in
+// base64 (standard, padded) in "keys_b64", and likewise "gone_keys" /
+// "gone_keys_b64", "unchanged_keys" / "unchanged_keys_b64". So every key
+// is written exactly once, byte for byte, and a reader gets every key of a
+// line as keys + base64-decode(keys_b64).
+//
+// One line covers keys of one batch that share a result:
+//
+//   - "applied": the batch was carried out. For expire and persist the
+//     outcome is known per key: every key is applied except those in
+//     gone_keys (gone before the command ran) and, for persist,
+//     unchanged_keys (it had no TTL). For delete, one variadic UNLINK
+//     answers only how many keys it removed ("applied"); "gone" counts the
+//     others, which no longer existed. Either way no key of the line exists
+//     once the line is written. With a backup, gone_keys lists the keys that
+//     had gone before DUMP: they were not sent to UNLINK.
+//   - "unknown": the batch was sent and no reply came (timeout, connection
+//     cut, abort): the server may or may not have applied it. Never retried.
+//   - "not_attempted": the keys were scanned and matched but never sent
+//     (the run stopped first). Keys the scan had not reached are in no line.
+//   - "refused": the server answered with an error (NOPERM, READONLY…):
+//     nothing was applied; "error" says what.
+//
+// A journal without a footer is from a run that redtop itself did not
+// finish (killed): its last batch may be missing.
+const journalVersion = 1
+
+// JournalHeader opens a journal.
+type JournalHeader struct {
+	Type    string    `json:"type"` // "header"
+	Format  string    `json:"format"`
+	Version int       `json:"version"`
+	Time    time.Time `json:"time"`
+	Target  string    `json:"target"` // never holds a password
+	DB      int       `json:"db"`
+	Op      Op        `json:"op"`
+	Pattern string    `json:"pattern"`
+	TTLms   int64     `json:"ttl_ms,omitempty"`
+	Backup  string    `json:"backup,omitempty"`
+}
+
+// JournalBatch is one line for the keys of a batch that share a result.
+type JournalBatch struct {
+	Type        string    `json:"type"` // "batch"
+	Seq         int       `json:"seq"`
+	Time        time.Time `json:"time"`
+	Result      string    `json:"result"` // applied, unknown, not_attempted, refused
+	Keys        []string  `json:"keys,omitempty"`
+	KeysB64     []string  `json:"keys_b64,omitempty"`
+	Applied     int64     `json:"applied,omitempty"`
+	Gone        int64     `json:"gone,omitempty"`
+	Unchanged   int64     `json:"unchanged,omitempty"`
+	GoneKeys    []string  `json:"gone_keys,omitempty"`
+	GoneKeysB64 []string  `json:"gone_keys_b64,omitempty"`
+	UnchKeys    []string  `json:"unchanged_keys,omitempty"`
+	UnchKeysB64 []string  `json:"unchanged_keys_b64,omitempty"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// Batch results, as the journal spells them.
+const (
+	ResultApplied      = "applied"
+	ResultUnknown      = "unknown"
+	ResultNotAttempted = "not_attempted"
+	ResultRefused      = "refused"
+)
+
+// JournalFooter closes a journal.
+type JournalFooter struct {
+	Type   string      `json:"type"` // "footer"
+	Time   time.Time   `json:"time"`
+	Report *BulkReport `json:"report"`
+}
+
+// splitUTF8 sorts keys into those JSON can carry as they are and the
+// others, base64-encoded.
+func splitUTF8(keys []string) (plain, b64 []string) {
+	for _, k := range keys {
+		if utf8.ValidString(k) {
+			plain = append(plain, k)
+		} else {
+			b64 = append(b64, base64.StdEncoding.EncodeToString([]byte(k)))
+		}
+	}
+	return plain, b64
+}
+
+// joinUTF8 is the inverse of splitUTF8.
+func joinUTF8(plain, b64 []string) ([]string, error) {
+	out := append([]string(nil), plain...)
+	for _, s := range b64 {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("bad base64 key %q: %v", s, err)
+		}
+		out = append(out, string(b))
+	}
+	return out, nil
+}
+
+// StateDir is where redtop keeps its journals and backups:
+// $XDG_STATE_HOME/redtop, or ~/.local/state/redtop.
+func StateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "redtop"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory: set XDG_STATE_HOME or HOME: %v", err)
+	}
+	return filepath.Join(home, ".local", "state", "redtop"), nil
+}
+
+// journal writes a run's journal, one line flushed to the file per call.
+type journal struct {
+	f    *os.File
+	bw   *bufio.Writer
+	enc  *json.Encoder
+	path string
+	err  error
+}
+
+// createFile makes dir (0700) and a new file in it named
+// stem+suffix, adding -2, -3… to stem if the name is taken. The file is
+// 0600: journals and backups hold key names and values.
+func createFile(dir, stem, suffix string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	name := stem
+	for i := 2; ; i++ {
+		f, err := os.OpenFile(filepath.Join(dir, name+suffix), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil || !errors.Is(err, os.ErrExist) || i > 100 {
+			return f, err
+		}
+		name = fmt.Sprintf("%s-%d", stem, i)
+	}
+}
+
+// fileStem names a run's files: bulk-20250102T150405.123Z-delete.
+func fileStem(t time.Time, op Op) string {
+	return "bulk-" + strings.Replace(t.UTC().Format("20060102T150405.000Z"), ".", "", 1) + "-" + string(op)
+}
+
+func createJournal(dir, stem string) (*journal, error) {
+	f, err := createFile(dir, stem, ".journal.jsonl")
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &journal{f: f, bw: bw, enc: enc, path: f.Name()}, nil
+}
+
+// write appends one line and hands it to the OS, so it survives redtop
+// being killed right after.
+func (j *journal) write(v any) error {
+	if j.err != nil {
+		return j.err
+	}
+	if err := j.enc.Encode(v); err != nil {
+		j.err = fmt.Errorf("journal %s: %w", j.path, err)
+		return j.err
+	}
+	if err := j.bw.Flush(); err != nil {
+		j.err = fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	return j.err
+}
+
+// batch writes one batch line for keys with a result.
+func (j *journal) batch(b JournalBatch, keys, gone, unchanged []string) error {
+	b.Type = "batch"
+	b.Time = time.Now().UTC()
+	b.Keys, b.KeysB64 = splitUTF8(keys)
+	b.GoneKeys, b.GoneKeysB64 = splitUTF8(gone)
+	b.UnchKeys, b.UnchKeysB64 = splitUTF8(unchanged)
+	return j.write(b)
+}
+
+// close syncs the file to disk and closes it.
+func (j *journal) close() error {
+	err := j.bw.Flush()
+	if serr := j.f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// JournalKeys is what a journal says became of each key.
+type JournalKeys struct {
+	Header       JournalHeader
+	Footer       *JournalFooter // nil: the run did not finish writing it
+	Applied      []string       // changed by the run (for delete without per-key replies: removed, by the run or already gone)
+	Gone         []string       // known to have gone before the command ran
+	Unchanged    []string       // persist: had no TTL
+	Unknown      []string
+	NotAttempted []string
+	Refused      []string
+	// AppliedCount and GoneCount add up the counts of the applied lines.
+	AppliedCount, GoneCount int64
+}
+
+// ReadJournal reads a journal back.
+func ReadJournal(r io.Reader) (*JournalKeys, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	out := &JournalKeys{}
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if len(line) == 0 && err == io.EOF {
+			break
+		}
+		if err != nil && err != io.EOF {
+			return out, err
+		}
+		var typ struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(line, &typ); err != nil {
+			return out, fmt.Errorf("journal line %d: %v", n, err)
+		}
+		switch typ.Type {
+		case "header":
+			if err := json.Unmarshal(line, &out.Header); err != nil {
+				return out, fmt.Errorf("journal line %d: %v", n, err)
+			}
+			if out.Header.Format != "redtop-journal" || out.Header.Version != journalVersion {
+				return out, fmt.Errorf("not a redtop journal of version %d", journalVersion)
+			}
+		case "footer":
+			out.Footer = &JournalFooter{}
+			if err := json.Unmarshal(line, out.Footer); err != nil {
+				return out, fmt.Errorf("journal line %d: %v", n, err)
+			}
+		case "batch":
+			var b JournalBatch
+			if err := json.Unmarshal(line, &b); err != nil {
+				return out, fmt.Errorf("journal line %d: %v", n, err)
+			}
+			keys, err1 := joinUTF8(b.Keys, b.KeysB64)
+			gone, err2 := joinUTF8(b.GoneKeys, b.GoneKeysB64)
+			unch, err3 := joinUTF8(b.UnchKeys, b.UnchKeysB64)
+			if err := errors.Join(err1, err2, err3); err != nil {
+				return out, fmt.Errorf("journal line %d: %v", n, err)
+			}
+			switch b.Result {
+			case ResultApplied:
+				skip := map[string]bool{}
+				for _, k := range gone {
+					skip[k] = true
+				}
+				for _, k := range unch {
+					skip[k] = true
+				}
+				for _, k := range keys {
+					if !skip[k] {
+						out.Applied = append(out.Applied, k)
+					}
+				}
+				out.Gone = append(out.Gone, gone...)
+				out.Unchanged = append(out.Unchanged, unch...)
+				out.AppliedCount += b.Applied
+				out.GoneCount += b.Gone
+			case ResultUnknown:
+				out.Unknown = append(out.Unknown, keys...)
+			case ResultNotAttempted:
+				out.NotAttempted = append(out.NotAttempted, keys...)
+			case ResultRefused:
+				out.Refused = append(out.Refused, keys...)
+			default:
+				return out, fmt.Errorf("journal line %d: unknown result %q", n, b.Result)
+			}
+		default:
+			return out, fmt.Errorf("journal line %d: unknown type %q", n, typ.Type)
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	return out, nil
+}

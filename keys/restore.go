@@ -1,0 +1,299 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"redtop/redisinfo"
+)
+
+// RestoreOptions shape a Restore.
+type RestoreOptions struct {
+	// Replace overwrites keys that exist again (RESTORE … REPLACE);
+	// without it they are skipped and counted in Existing.
+	Replace bool
+	// DryRun sends no write: EXISTS for each key tells what would happen.
+	DryRun bool
+
+	Batch   int           // keys per round trip; 0 means DefaultBatch
+	Timeout time.Duration // deadline of each round trip; 0 means DefaultTimeout
+	Caps    *Caps         // when set, a read-only server or user is refused up front
+	Abort   <-chan struct{}
+
+	Node     string
+	Ledger   *redisinfo.Ledger
+	Progress func(RestoreReport) // after each batch, with the counts so far
+
+	now func() time.Time // the clock; time.Now when nil
+}
+
+// RestoreReport is what a Restore did (or, with DryRun, would do).
+type RestoreReport struct {
+	Path    string       `json:"path"`
+	Header  BackupHeader `json:"header"`
+	DryRun  bool         `json:"dry_run"`
+	Replace bool         `json:"replace"`
+
+	Keys         int64 `json:"keys"`          // keys read from the file
+	Restored     int64 `json:"restored"`      // restored (dry run: would be)
+	Existing     int64 `json:"existing"`      // exist on the server: skipped (with Replace: overwritten, also counted in Restored)
+	Expired      int64 `json:"expired"`       // their TTL ran out since the backup: skipped
+	Failed       int64 `json:"failed"`        // the server refused the payload (e.g. from a newer Redis)
+	Unknown      int64 `json:"unknown"`       // sent, no reply: may or may not be restored
+	NotAttempted int64 `json:"not_attempted"` // in the file, never sent (the run stopped)
+
+	Errors  []string `json:"errors,omitempty"` // the first distinct error replies
+	Stopped string   `json:"stopped,omitempty"`
+	Error   string   `json:"error,omitempty"`
+
+	Elapsed    time.Duration `json:"elapsed_ns"`
+	KeysPerSec float64       `json:"keys_per_sec"`
+}
+
+// OK reports a restore where nothing failed, stayed unknown or was left
+// out (keys skipped because they exist or expired are not failures).
+func (r *RestoreReport) OK() bool {
+	return r.Failed == 0 && r.Unknown == 0 && r.NotAttempted == 0 && r.Error == ""
+}
+
+// Restore puts back the keys of a backup file made by a delete with
+// backup: RESTORE key ttl payload [REPLACE], pipelined in batches, on one
+// connection opened with w's options (which must have retries off: a
+// RESTORE is never sent twice). Each key gets the TTL it had left: the
+// PTTL saved minus the time since it was saved; keys whose TTL has run out
+// are skipped and counted. A key that exists again is skipped (BUSYKEY)
+// and counted, unless Replace. Cancelling ctx stops after the batch in
+// flight; Abort cuts it.
+func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptions) (*RestoreReport, error) {
+	if opt.Batch <= 0 {
+		opt.Batch = DefaultBatch
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	if opt.now == nil {
+		opt.now = time.Now
+	}
+	if !opt.DryRun {
+		if err := checkWriter(w); err != nil {
+			return nil, err
+		}
+		if opt.Caps != nil && opt.Caps.ReadOnly {
+			return nil, fmt.Errorf("%w: nothing restored: %s", ErrReadOnly, opt.Caps.ReadOnlyReason)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br, err := NewBackupReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	start := time.Now()
+	rep := &RestoreReport{Path: path, Header: br.Header, DryRun: opt.DryRun, Replace: opt.Replace}
+	c, err := dialWriter(ctx, w, opt.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("opening the write connection: %w", err)
+	}
+	defer c.Close()
+	if l := opt.Ledger; l != nil {
+		for _, cmd := range c.hello {
+			l.Call(opt.Node, cmd, 1)
+		}
+		l.Bytes(opt.Node, int64(c.helloIn), int64(c.helloOut))
+	}
+	stopWatch := c.watch(opt.Abort)
+	rs := &restoreRun{opt: opt, rep: rep, c: c}
+	err = rs.run(ctx, br)
+	stopWatch()
+	if err != nil {
+		switch {
+		case isClosed(opt.Abort):
+			rep.Stopped = "aborted"
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			rep.Stopped = "cancelled"
+		case rep.Stopped == "":
+			rep.Stopped = "failed"
+		}
+		rep.Error = err.Error()
+		// The keys left in the file were not attempted.
+		for {
+			if _, nerr := br.Next(); nerr != nil {
+				break
+			}
+			rep.Keys++
+			rep.NotAttempted++
+		}
+	}
+	rep.Elapsed = time.Since(start)
+	if s := rep.Elapsed.Seconds(); s > 0 {
+		rep.KeysPerSec = float64(rep.Keys) / s
+	}
+	return rep, err
+}
+
+type restoreRun struct {
+	opt RestoreOptions
+	rep *RestoreReport
+	c   *wconn
+}
+
+func (rs *restoreRun) run(ctx context.Context, br *BackupReader) error {
+	batch := make([]BackupEntry, 0, rs.opt.Batch)
+	for {
+		e, err := br.Next()
+		if err != nil && !errors.Is(err, io.EOF) {
+			// A damaged line (a backup cut short when redtop was killed):
+			// restore what came before it, then say where it stopped.
+			if ferr := rs.flush(ctx, batch); ferr != nil {
+				return ferr
+			}
+			rs.rep.Stopped = "damaged file"
+			return err
+		}
+		if err == nil {
+			rs.rep.Keys++
+			batch = append(batch, e)
+			if len(batch) < rs.opt.Batch {
+				continue
+			}
+		}
+		if ferr := rs.flush(ctx, batch); ferr != nil {
+			return ferr
+		}
+		batch = batch[:0]
+		if rs.opt.Progress != nil {
+			rs.opt.Progress(*rs.rep)
+		}
+		if err != nil { // io.EOF
+			return nil
+		}
+	}
+}
+
+// flush sends one batch.
+func (rs *restoreRun) flush(ctx context.Context, batch []BackupEntry) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if isClosed(rs.opt.Abort) {
+		rs.rep.NotAttempted += int64(len(batch))
+		return errAborted
+	}
+	if err := ctx.Err(); err != nil {
+		rs.rep.NotAttempted += int64(len(batch))
+		return err
+	}
+	now := rs.opt.now()
+	var sent []BackupEntry
+	for _, e := range batch {
+		ttl := int64(0)
+		if e.PTTLms >= 0 {
+			ttl = e.PTTLms - now.Sub(time.UnixMilli(e.AtMs)).Milliseconds()
+			if ttl <= 0 {
+				rs.rep.Expired++
+				continue
+			}
+		}
+		k := string(e.Key)
+		switch {
+		case rs.opt.DryRun:
+			rs.c.add("EXISTS", k)
+		case rs.opt.Replace:
+			rs.c.add("RESTORE", k, strconv.FormatInt(ttl, 10), string(e.Dump), "REPLACE")
+		default:
+			rs.c.add("RESTORE", k, strconv.FormatInt(ttl, 10), string(e.Dump))
+		}
+		sent = append(sent, e)
+	}
+	if len(sent) == 0 {
+		return nil
+	}
+	cmd := "restore"
+	if rs.opt.DryRun {
+		cmd = "exists"
+	}
+	in := len(rs.c.buf)
+	out := 0
+	var refused error
+	var calls, hits, misses int64
+	err := rs.c.exchange(func(i int, rp reply) error {
+		out += rp.size
+		switch {
+		case rp.err == nil && rs.opt.DryRun:
+			calls++
+			if rp.n == 1 {
+				hits++
+				rs.rep.Existing++
+				if rs.opt.Replace {
+					rs.rep.Restored++
+				}
+			} else {
+				misses++
+				rs.rep.Restored++
+			}
+		case rp.err == nil:
+			calls++
+			rs.rep.Restored++ // with REPLACE, OK whether the key existed or not
+		case strings.HasPrefix(rp.err.Error(), "BUSYKEY"):
+			calls++
+			rs.rep.Existing++
+		case isRejected(rp.err):
+			// NOPERM, READONLY, OOM…: the next ones would be refused too.
+			refused = firstErr(refused, rp.err)
+			rs.rep.Failed++
+			rs.noteError(e2s(sent[i].Key, rp.err))
+		default:
+			calls++
+			rs.rep.Failed++
+			rs.noteError(e2s(sent[i].Key, rp.err))
+		}
+		return nil
+	})
+	if l := rs.opt.Ledger; l != nil {
+		l.Call(rs.opt.Node, cmd, calls)
+		l.Lookups(rs.opt.Node, hits, misses)
+		l.Bytes(rs.opt.Node, int64(in), int64(out))
+	}
+	if err != nil {
+		var be *batchError
+		if errors.As(err, &be) {
+			rs.rep.Unknown += int64(be.Written - be.Read)
+			rs.rep.NotAttempted += int64(len(sent) - be.Written)
+			if l := rs.opt.Ledger; l != nil {
+				l.Call(rs.opt.Node, cmd, int64(be.Written-be.Read))
+			}
+			if errors.Is(be.Err, errAborted) {
+				rs.rep.Stopped = "aborted"
+				return errAborted
+			}
+			rs.rep.Stopped = "connection lost"
+			return fmt.Errorf("connection lost: %w", be.Err)
+		}
+		return err
+	}
+	if refused != nil {
+		rs.rep.Stopped = "refused"
+		return fmt.Errorf("the server refused RESTORE: %v", refused)
+	}
+	return nil
+}
+
+func (rs *restoreRun) noteError(s string) {
+	if len(rs.rep.Errors) < 5 {
+		rs.rep.Errors = append(rs.rep.Errors, s)
+	}
+}
+
+func e2s(key []byte, err error) string {
+	return fmt.Sprintf("%s: %v", Escape(string(key)), err)
+}
