@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -63,7 +64,10 @@ type MonitorOptions struct {
 	// OwnAddrs are the client addresses of redtop's other connections
 	// (its INFO poller, key browser): their lines are kept but marked Own.
 	// MONITOR cannot tell them apart otherwise; the wiring can find them
-	// with OwnClientAddrs. SetOwnAddrs updates them.
+	// with OwnClientAddrs, and SetOwnAddrs updates them as the pools
+	// reconnect. Over a unix socket it cannot work: MONITOR prints the
+	// same "unix:path" for every client, so such addresses (and "lua")
+	// are ignored.
 	OwnAddrs []string
 
 	// Name is the connection's CLIENT SETNAME (default "redtop-monitor").
@@ -192,7 +196,9 @@ func (m *Monitor) ID() int64 { return m.mc.id }
 func (m *Monitor) SetOwnAddrs(addrs []string) {
 	own := make(map[string]bool, len(addrs))
 	for _, a := range addrs {
-		own[a] = true
+		if a != "" && a != "lua" && !strings.HasPrefix(a, "unix:") && !strings.HasPrefix(a, "/") {
+			own[a] = true
+		}
 	}
 	m.own.Store(&own)
 }
@@ -231,7 +237,7 @@ func (m *Monitor) Drain(max int) ([]MonitorLine, MonitorStats) {
 		for i := range out {
 			j := (m.head + i) % len(m.ring)
 			out[i] = m.ring[j]
-			m.bytes -= lineBytes(&m.ring[j])
+			m.bytes -= monitorLineBytes(&m.ring[j])
 			m.ring[j] = MonitorLine{}
 		}
 		m.head = (m.head + n) % len(m.ring)
@@ -272,8 +278,8 @@ func (m *Monitor) ended() bool {
 	return m.st.Ended
 }
 
-// lineBytes is what a kept line costs, roughly.
-func lineBytes(l *MonitorLine) int {
+// monitorLineBytes is what a kept line costs, roughly.
+func monitorLineBytes(l *MonitorLine) int {
 	n := 128 + 24*len(l.Args)
 	for _, a := range l.Args {
 		n += len(a)
@@ -281,8 +287,8 @@ func lineBytes(l *MonitorLine) int {
 	return n
 }
 
-// batch is what the reader hands over at once: one lock per batch.
-type batch struct {
+// monitorBatch is what the reader hands over at once: one lock per batch.
+type monitorBatch struct {
 	lines                                     []MonitorLine
 	seen, skipped, malformed, dropped, nbytes int64
 }
@@ -294,7 +300,7 @@ func (m *Monitor) read() {
 	// A line longer than the buffer is parsed from its start, this long:
 	// enough for every argument kept, escaped (up to 4 bytes a byte).
 	prefix := min(br.Size(), 64+4*(m.opt.MaxArgs+1)*m.opt.MaxArgLen+3*m.opt.MaxArgs)
-	b := batch{lines: make([]MonitorLine, 0, 256)}
+	b := monitorBatch{lines: make([]MonitorLine, 0, 256)}
 	var keep []byte
 	room := len(m.ring) // free slots at the last flush
 	for {
@@ -345,7 +351,7 @@ func (m *Monitor) read() {
 
 // flush puts a batch into the ring, as much as fits, and returns the
 // free slots left.
-func (m *Monitor) flush(b *batch) int {
+func (m *Monitor) flush(b *monitorBatch) int {
 	if b.nbytes > 0 {
 		m.opt.Ledger.Bytes(m.opt.Node, 0, b.nbytes)
 	}
@@ -358,7 +364,7 @@ func (m *Monitor) flush(b *batch) int {
 	size := len(m.ring)
 	for i := range b.lines {
 		l := &b.lines[i]
-		lb := lineBytes(l)
+		lb := monitorLineBytes(l)
 		if m.n == size || m.n > 0 && m.bytes+lb > m.opt.RingBytes {
 			m.st.Dropped++
 			continue
@@ -370,7 +376,7 @@ func (m *Monitor) flush(b *batch) int {
 	room := size - m.n
 	m.mu.Unlock()
 	clear(b.lines)
-	*b = batch{lines: b.lines[:0]}
+	*b = monitorBatch{lines: b.lines[:0]}
 	return room
 }
 
@@ -418,7 +424,7 @@ func (m *Monitor) watch() {
 			m.end("cancelled")
 			return
 		case <-limit:
-			m.end("time limit " + shortDuration(m.opt.Limit) + " reached")
+			m.end("time limit " + monitorSeconds(m.opt.Limit) + " reached")
 			return
 		case <-tick:
 			if !m.checkOmem(id, &over) {
@@ -475,7 +481,7 @@ func (m *Monitor) checkOmem(id string, over *int) bool {
 	m.st.OmemErr = ""
 	m.mu.Unlock()
 	if omemTrips(omem, m.opt.MaxOmem, over) {
-		m.end(fmt.Sprintf("server output buffer for MONITOR reached %s: redtop is not keeping up", megabytes(omem)))
+		m.end(fmt.Sprintf("server output buffer for MONITOR reached %s: redtop is not keeping up", monitorMB(omem)))
 	}
 	return true
 }
@@ -491,22 +497,23 @@ func omemTrips(omem, limit int64, over *int) bool {
 	return *over >= 2 || omem > 4*limit
 }
 
-// shortDuration prints whole seconds as "60s", not "1m0s".
-func shortDuration(d time.Duration) string {
+// monitorSeconds prints whole seconds as "60s", not "1m0s".
+func monitorSeconds(d time.Duration) string {
 	if d%time.Second == 0 {
 		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}
 	return d.String()
 }
 
-// megabytes prints a byte count in MiB, as redis.conf's "mb": "1.3 MB".
-func megabytes(n int64) string {
+// monitorMB prints a byte count in MiB, as redis.conf's "mb": "1.3 MB".
+func monitorMB(n int64) string {
 	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
 }
 
 // OwnClientAddrs lists the addresses of the server's connections whose
 // name starts with prefix (conn.ClientName, "redtop"), MONITOR sessions
-// excepted: for MonitorOptions.OwnAddrs. One CLIENT LIST, booked in ledger.
+// and unix socket clients excepted (MONITOR cannot tell those apart): for
+// MonitorOptions.OwnAddrs. One CLIENT LIST, booked in ledger.
 func OwnClientAddrs(ctx context.Context, c *redis.Client, node string, ledger *Ledger, prefix string) ([]string, error) {
 	list, err := FetchClients(ctx, c, node, ledger)
 	if err != nil {
@@ -514,27 +521,9 @@ func OwnClientAddrs(ctx context.Context, c *redis.Client, node string, ledger *L
 	}
 	var out []string
 	for _, cl := range list {
-		if len(cl.Name) >= len(prefix) && cl.Name[:len(prefix)] == prefix && !containsByte(cl.Flags, 'O') {
-			out = append(out, monitorAddr(cl.Addr))
+		if strings.HasPrefix(cl.Name, prefix) && !strings.Contains(cl.Flags, "O") && !strings.Contains(cl.Flags, "U") {
+			out = append(out, cl.Addr)
 		}
 	}
 	return out, nil
-}
-
-// monitorAddr is a CLIENT LIST address as MONITOR prints it: a unix
-// client is "path:0" in CLIENT LIST and "unix:path" in MONITOR.
-func monitorAddr(addr string) string {
-	if len(addr) > 2 && addr[0] == '/' && addr[len(addr)-2:] == ":0" {
-		return "unix:" + addr[:len(addr)-2]
-	}
-	return addr
-}
-
-func containsByte(s string, c byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
 }

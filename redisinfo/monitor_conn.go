@@ -93,11 +93,11 @@ func dialMonitor(ctx context.Context, t conn.Target, opt MonitorOptions) (*monit
 	)
 	var req []byte
 	for _, s := range steps {
-		req = appendRESP(req, s.args...)
+		req = monitorAppendRESP(req, s.args...)
 	}
 	if _, err := c.Write(req); err != nil {
 		raw.Close()
-		return nil, conn.Explain(ctxErr(ctx, err), t)
+		return nil, conn.Explain(monitorCtxErr(ctx, err), t)
 	}
 
 	mc := &monitorConn{c: c, raw: raw, br: bufio.NewReaderSize(c, 1<<20)}
@@ -106,11 +106,11 @@ func dialMonitor(ctx context.Context, t conn.Target, opt MonitorOptions) (*monit
 		line, err := mc.br.ReadSlice('\n')
 		if err != nil {
 			raw.Close()
-			return nil, conn.Explain(ctxErr(ctx, err), t)
+			return nil, conn.Explain(monitorCtxErr(ctx, err), t)
 		}
 		in, out := int64(respLen(s.args)), int64(len(line))
 		opt.Ledger.Bytes(node, in, out)
-		reply := string(trimCRLF(line))
+		reply := string(monitorTrimCRLF(line))
 		if len(reply) > 0 && reply[0] == '-' {
 			rerr := monitorReply(reply[1:])
 			if !isRejected(rerr) {
@@ -149,8 +149,8 @@ func dialMonitor(ctx context.Context, t conn.Target, opt MonitorOptions) (*monit
 	return mc, nil
 }
 
-// ctxErr prefers the context's reason over the I/O error it caused.
-func ctxErr(ctx context.Context, err error) error {
+// monitorCtxErr prefers the context's reason over the I/O error it caused.
+func monitorCtxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -160,7 +160,7 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-func trimCRLF(b []byte) []byte {
+func monitorTrimCRLF(b []byte) []byte {
 	if n := len(b); n >= 2 && b[n-2] == '\r' && b[n-1] == '\n' {
 		return b[:n-2]
 	}
@@ -170,8 +170,8 @@ func trimCRLF(b []byte) []byte {
 	return b
 }
 
-// appendRESP appends a command as a RESP array of bulk strings.
-func appendRESP(b []byte, args ...string) []byte {
+// monitorAppendRESP appends a command as a RESP array of bulk strings.
+func monitorAppendRESP(b []byte, args ...string) []byte {
 	b = append(b, '*')
 	b = strconv.AppendInt(b, int64(len(args)), 10)
 	b = append(b, '\r', '\n')

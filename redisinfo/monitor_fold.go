@@ -24,7 +24,7 @@ func KeyPattern(key, delimiter string) string {
 		return ""
 	}
 	// Fast path: nothing to fold or quote.
-	if !needsFold(key, delimiter) {
+	if !keyNeedsFold(key, delimiter) {
 		return key
 	}
 	var b strings.Builder
@@ -38,9 +38,9 @@ func KeyPattern(key, delimiter string) string {
 			}
 		}
 		if depth > 1 {
-			quoteGlobTo(&b, delimiter)
+			foldQuoteGlob(&b, delimiter)
 		}
-		foldSegment(&b, seg)
+		foldKeySegment(&b, seg)
 		if last {
 			break
 		}
@@ -48,9 +48,9 @@ func KeyPattern(key, delimiter string) string {
 	return b.String()
 }
 
-// needsFold: the key holds a digit (ids), a glob character, or a long
+// keyNeedsFold: the key holds a digit (ids), a glob character, or a long
 // alphanumeric run (a token).
-func needsFold(key, delimiter string) bool {
+func keyNeedsFold(key, delimiter string) bool {
 	run := 0
 	for i := 0; i < len(key); i++ {
 		c := key[i]
@@ -71,49 +71,49 @@ func needsFold(key, delimiter string) bool {
 	return false
 }
 
-func foldSegment(b *strings.Builder, seg string) {
+func foldKeySegment(b *strings.Builder, seg string) {
 	switch {
 	case seg == "":
 		return
-	case allDigits(seg), isUUIDAt(seg, 0) && len(seg) == 36, len(seg) >= 8 && hexID(seg), randomRun(seg):
+	case foldDigits(seg), foldUUIDAt(seg, 0) && len(seg) == 36, len(seg) >= 8 && foldHexID(seg), foldRandomRun(seg):
 		b.WriteByte('*')
 		return
 	}
 	lit := 0
 	star := func(from, to int) {
-		quoteGlobTo(b, seg[lit:from])
+		foldQuoteGlob(b, seg[lit:from])
 		if s := b.String(); !strings.HasSuffix(s, "*") || strings.HasSuffix(s, `\*`) {
 			b.WriteByte('*')
 		}
 		lit = to
 	}
 	for i := 0; i < len(seg); {
-		if isUUIDAt(seg, i) {
+		if foldUUIDAt(seg, i) {
 			star(i, i+36)
 			i += 36
 			continue
 		}
-		if !isAlnumByte(seg[i]) {
+		if !foldAlnum(seg[i]) {
 			i++
 			continue
 		}
 		j := i
-		for j < len(seg) && isAlnumByte(seg[j]) {
+		for j < len(seg) && foldAlnum(seg[j]) {
 			j++
 		}
 		r := seg[i:j]
 		switch {
-		case len(r) >= 12 && hexID(r), randomRun(r):
+		case len(r) >= 12 && foldHexID(r), foldRandomRun(r):
 			star(i, j)
 		default:
 			// Runs of 6+ digits inside the run: "job20240101" → "job*".
 			for k := i; k < j; {
-				if !isDigitByte(seg[k]) {
+				if !monitorDigit(seg[k]) {
 					k++
 					continue
 				}
 				e := k
-				for e < j && isDigitByte(seg[e]) {
+				for e < j && monitorDigit(seg[e]) {
 					e++
 				}
 				if e-k >= 6 {
@@ -124,10 +124,10 @@ func foldSegment(b *strings.Builder, seg string) {
 		}
 		i = j
 	}
-	quoteGlobTo(b, seg[lit:])
+	foldQuoteGlob(b, seg[lit:])
 }
 
-func quoteGlobTo(b *strings.Builder, s string) {
+func foldQuoteGlob(b *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '*', '?', '[', ']', '\\':
@@ -139,22 +139,22 @@ func quoteGlobTo(b *strings.Builder, s string) {
 	}
 }
 
-func allDigits(s string) bool {
+func foldDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !isDigitByte(s[i]) {
+		if !monitorDigit(s[i]) {
 			return false
 		}
 	}
 	return s != ""
 }
 
-func isAlnumByte(c byte) bool {
+func foldAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-// hexID: hex digits only, with at least one digit and one letter (so
+// foldHexID: hex digits only, with at least one digit and one letter (so
 // neither a number nor a word like "deadbeef").
-func hexID(s string) bool {
+func foldHexID(s string) bool {
 	var letter, digit bool
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -170,32 +170,32 @@ func hexID(s string) bool {
 	return letter && digit
 }
 
-// randomRun: 16+ letters and digits, well mixed, as generated tokens are
+// foldRandomRun: 16+ letters and digits, well mixed, as generated tokens are
 // ("somethinglong2024" is not).
-func randomRun(s string) bool {
+func foldRandomRun(s string) bool {
 	if len(s) < 16 {
 		return false
 	}
 	var letters, digits, transitions int
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !isAlnumByte(c) {
+		if !foldAlnum(c) {
 			return false
 		}
-		if isDigitByte(c) {
+		if monitorDigit(c) {
 			digits++
 		} else {
 			letters++
 		}
-		if i > 0 && isDigitByte(c) != isDigitByte(s[i-1]) {
+		if i > 0 && monitorDigit(c) != monitorDigit(s[i-1]) {
 			transitions++
 		}
 	}
 	return letters > 0 && digits > 0 && transitions >= 3
 }
 
-// isUUIDAt: 8-4-4-4-12 hex digits at s[i:], not inside a longer run.
-func isUUIDAt(s string, i int) bool {
+// foldUUIDAt: 8-4-4-4-12 hex digits at s[i:], not inside a longer run.
+func foldUUIDAt(s string, i int) bool {
 	if len(s)-i < 36 {
 		return false
 	}
@@ -212,5 +212,5 @@ func isUUIDAt(s string, i int) bool {
 			}
 		}
 	}
-	return (i == 0 || !isAlnumByte(s[i-1])) && (i+36 == len(s) || !isAlnumByte(s[i+36]))
+	return (i == 0 || !foldAlnum(s[i-1])) && (i+36 == len(s) || !foldAlnum(s[i+36]))
 }

@@ -7,9 +7,9 @@ import (
 
 // The command tables come from COMMAND on redis-server 7.0.15.
 
-// allCommands are the commands of Redis 7.0, so parsed lines share their
+// monitorAllCommands are the commands of Redis 7.0, so parsed lines share their
 // names instead of allocating one string per line.
-const allCommands = `
+const monitorAllCommands = `
 	acl append asking auth bgrewriteaof bgsave bitcount bitfield bitfield_ro
 	bitop bitpos blmove blmpop blpop brpop brpoplpush bzmpop bzpopmax
 	bzpopmin client cluster command config copy dbsize debug decr decrby del
@@ -38,9 +38,9 @@ const allCommands = `
 	zrem zremrangebylex zremrangebyrank zremrangebyscore zrevrange
 	zrevrangebylex zrevrangebyscore zrevrank zscan zscore zunion zunionstore`
 
-// firstKeyCommands take a key as their first argument (COMMAND's first
+// monitorFirstKeyCommands take a key as their first argument (COMMAND's first
 // key position 1). Shard channels (SPUBLISH…) are not keys.
-const firstKeyCommands = `
+const monitorFirstKeyCommands = `
 	append bitcount bitfield bitfield_ro bitpos blmove blpop brpop
 	brpoplpush bzpopmax bzpopmin copy decr decrby del dump exists expire
 	expireat expiretime geoadd geodist geohash geopos georadius georadius_ro
@@ -61,23 +61,23 @@ const firstKeyCommands = `
 	zrevrangebylex zrevrangebyscore zrevrank zscan zscore zunionstore`
 
 var (
-	knownCommands = map[string]string{}
-	firstKeyCmds  = map[string]bool{}
+	monitorKnownCmds    = map[string]string{}
+	monitorFirstKeyCmds = map[string]bool{}
 )
 
 func init() {
-	for _, c := range strings.Fields(allCommands) {
-		knownCommands[c] = c
+	for _, c := range strings.Fields(monitorAllCommands) {
+		monitorKnownCmds[c] = c
 	}
-	for _, c := range strings.Fields(firstKeyCommands) {
-		firstKeyCmds[c] = true
+	for _, c := range strings.Fields(monitorFirstKeyCommands) {
+		monitorFirstKeyCmds[c] = true
 	}
 }
 
-// keyIndex is the index in args (the arguments after the command) of the
+// monitorKeyIndex is the index in args (the arguments after the command) of the
 // command's first key, or -1.
-func keyIndex(cmd string, args [][]byte) int {
-	if firstKeyCmds[cmd] {
+func monitorKeyIndex(cmd string, args [][]byte) int {
+	if monitorFirstKeyCmds[cmd] {
 		return 0
 	}
 	switch cmd {
@@ -93,11 +93,11 @@ func keyIndex(cmd string, args [][]byte) int {
 			}
 		}
 	case "eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro": // script numkeys key…
-		return numkeysAt(args, 1)
+		return monitorNumkeysAt(args, 1)
 	case "lmpop", "zmpop", "sintercard", "zdiff", "zinter", "zintercard", "zunion": // numkeys key…
-		return numkeysAt(args, 0)
+		return monitorNumkeysAt(args, 0)
 	case "blmpop", "bzmpop": // timeout numkeys key…
-		return numkeysAt(args, 1)
+		return monitorNumkeysAt(args, 1)
 	case "object", "memory", "xgroup", "xinfo": // OBJECT ENCODING key, MEMORY USAGE key, XINFO STREAM key…
 		if len(args) > 1 && !strings.EqualFold(string(args[0]), "help") &&
 			!strings.EqualFold(string(args[0]), "stats") && !strings.EqualFold(string(args[0]), "doctor") &&
@@ -114,8 +114,8 @@ func keyIndex(cmd string, args [][]byte) int {
 	return -1
 }
 
-// numkeysAt reads a numkeys argument at i: the first key follows it.
-func numkeysAt(args [][]byte, i int) int {
+// monitorNumkeysAt reads a numkeys argument at i: the first key follows it.
+func monitorNumkeysAt(args [][]byte, i int) int {
 	if i >= len(args) {
 		return -1
 	}

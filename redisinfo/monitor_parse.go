@@ -42,7 +42,7 @@ type MonitorLine struct {
 // KEYS for EVAL, the key after STREAMS for XREAD, nothing for PING, SCAN or
 // PUBLISH. Only the first key of a multi-key command (MSET, DEL) is given.
 func (l *MonitorLine) Key() ([]byte, bool) {
-	i := keyIndex(l.Cmd, l.Args)
+	i := monitorKeyIndex(l.Cmd, l.Args)
 	if i < 0 || i >= len(l.Args) {
 		return nil, false
 	}
@@ -52,7 +52,7 @@ func (l *MonitorLine) Key() ([]byte, bool) {
 // ErrMonitorLine is wrapped by every parse error.
 var ErrMonitorLine = errors.New("bad MONITOR line")
 
-func lineError(pos int, what string) error {
+func monitorLineError(pos int, what string) error {
 	return fmt.Errorf("%w: %s at byte %d", ErrMonitorLine, what, pos)
 }
 
@@ -80,17 +80,17 @@ type monitorParser struct {
 }
 
 const (
-	slabSize    = 64 << 10
-	argSlabSize = 1024
+	monitorSlabSize    = 64 << 10
+	monitorArgSlabSize = 1024
 )
 
 // alloc returns a buffer of length 0 and capacity n.
 func (p *monitorParser) alloc(n int) []byte {
-	if p.maxArgs == 0 && p.maxArgLen == 0 || n > slabSize/4 {
+	if p.maxArgs == 0 && p.maxArgLen == 0 || n > monitorSlabSize/4 {
 		return make([]byte, 0, n)
 	}
 	if cap(p.slab)-len(p.slab) < n {
-		p.slab = make([]byte, 0, slabSize)
+		p.slab = make([]byte, 0, monitorSlabSize)
 	}
 	b := p.slab[len(p.slab) : len(p.slab) : len(p.slab)+n]
 	p.slab = p.slab[:len(p.slab)+n]
@@ -98,11 +98,11 @@ func (p *monitorParser) alloc(n int) []byte {
 }
 
 func (p *monitorParser) allocArgs(n int) [][]byte {
-	if p.maxArgs == 0 && p.maxArgLen == 0 || n > argSlabSize/4 {
+	if p.maxArgs == 0 && p.maxArgLen == 0 || n > monitorArgSlabSize/4 {
 		return make([][]byte, 0, n)
 	}
 	if cap(p.argSlab)-len(p.argSlab) < n {
-		p.argSlab = make([][]byte, 0, argSlabSize)
+		p.argSlab = make([][]byte, 0, monitorArgSlabSize)
 	}
 	a := p.argSlab[len(p.argSlab) : len(p.argSlab) : len(p.argSlab)+n]
 	p.argSlab = p.argSlab[:len(p.argSlab)+n]
@@ -131,18 +131,18 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 
 	// Timestamp: seconds '.' fraction.
 	start := i
-	for i < len(s) && isDigitByte(s[i]) {
+	for i < len(s) && monitorDigit(s[i]) {
 		i++
 	}
 	if i == start || i-start > 12 {
-		return l, lineError(start, "no timestamp")
+		return l, monitorLineError(start, "no timestamp")
 	}
 	sec, _ := strconv.ParseInt(string(s[start:i]), 10, 64)
 	var nsec int64
 	if i < len(s) && s[i] == '.' {
 		i++
 		fs, scale := i, int64(1e9)
-		for i < len(s) && isDigitByte(s[i]) {
+		for i < len(s) && monitorDigit(s[i]) {
 			if i-fs < 9 {
 				scale /= 10
 				nsec += int64(s[i]-'0') * scale
@@ -150,12 +150,12 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 			i++
 		}
 		if i == fs {
-			return l, lineError(i, "no fraction in the timestamp")
+			return l, monitorLineError(i, "no fraction in the timestamp")
 		}
 	}
 	l.Time = time.Unix(sec, nsec)
 	if i >= len(s) || s[i] != ' ' {
-		return l, lineError(i, "no space after the timestamp")
+		return l, monitorLineError(i, "no space after the timestamp")
 	}
 	i++
 
@@ -163,22 +163,22 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 	if i < len(s) && s[i] == '[' {
 		i++
 		ds := i
-		for i < len(s) && isDigitByte(s[i]) {
+		for i < len(s) && monitorDigit(s[i]) {
 			i++
 		}
 		if i == ds || i-ds > 9 {
-			return l, lineError(ds, "no database number")
+			return l, monitorLineError(ds, "no database number")
 		}
 		l.DB, _ = strconv.Atoi(string(s[ds:i]))
 		if i >= len(s) || s[i] != ' ' {
-			return l, lineError(i, "no space after the database number")
+			return l, monitorLineError(i, "no space after the database number")
 		}
 		i++
 		// The client ends at the first `] "`: an IPv6 address has ']'
 		// inside ("[::1]:5000"), arguments come after it.
 		end := bytes.Index(s[i:], []byte(`] "`))
 		if end < 0 {
-			return l, lineError(i, "no end of the client address")
+			return l, monitorLineError(i, "no end of the client address")
 		}
 		c := s[i : i+end]
 		if string(c) == p.lastClient {
@@ -192,7 +192,7 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 
 	// Arguments: "…" "…" …, the first is the command.
 	if i >= len(s) || s[i] != '"' {
-		return l, lineError(i, "no command")
+		return l, monitorLineError(i, "no command")
 	}
 	rest := s[i:]
 	// Enough room for every argument's bytes: unescaping only shrinks.
@@ -209,7 +209,7 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 	count := 0
 	for {
 		if s[i] != '"' {
-			return l, lineError(i, "argument does not start with a quote")
+			return l, monitorLineError(i, "argument does not start with a quote")
 		}
 		i++
 		keep := p.maxArgs == 0 || count <= p.maxArgs // the command is not counted
@@ -217,8 +217,8 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 		if keep && p.maxArgLen > 0 && count > 0 {
 			limit = p.maxArgLen
 		}
-		if count == 0 {
-			limit = 64 // a command name; longer ones are cut
+		if count == 0 && (p.maxArgs > 0 || p.maxArgLen > 0) {
+			limit = 64 // a command name; a Monitor cuts longer ones
 		}
 		from := len(buf)
 		closed := false
@@ -235,7 +235,7 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 				for j < len(s) && s[j] != '"' && s[j] != '\\' {
 					j++
 				}
-				buf, l.Truncated = appendCapped(buf, from, limit, s[i:j], keep, l.Truncated)
+				buf, l.Truncated = monitorAppendCapped(buf, from, limit, s[i:j], keep, l.Truncated)
 				i = j
 				continue
 			}
@@ -244,7 +244,7 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 					i++
 					break
 				}
-				return l, lineError(i, "trailing backslash")
+				return l, monitorLineError(i, "trailing backslash")
 			}
 			var b byte
 			switch e := s[i+1]; e {
@@ -266,31 +266,31 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 						i = len(s)
 						continue
 					}
-					return l, lineError(i, "short \\x escape")
+					return l, monitorLineError(i, "short \\x escape")
 				}
-				hi, ok1 := unhex(s[i+2])
-				lo, ok2 := unhex(s[i+3])
+				hi, ok1 := monitorUnhex(s[i+2])
+				lo, ok2 := monitorUnhex(s[i+3])
 				if !ok1 || !ok2 {
-					return l, lineError(i, "bad \\x escape")
+					return l, monitorLineError(i, "bad \\x escape")
 				}
 				b = hi<<4 | lo
 				i += 2
 			default:
-				return l, lineError(i, "unknown escape")
+				return l, monitorLineError(i, "unknown escape")
 			}
 			i += 2
-			buf, l.Truncated = appendCapped(buf, from, limit, []byte{b}, keep, l.Truncated)
+			buf, l.Truncated = monitorAppendCapped(buf, from, limit, []byte{b}, keep, l.Truncated)
 		}
 		if !closed {
 			if !partial {
-				return l, lineError(i, "unterminated argument")
+				return l, monitorLineError(i, "unterminated argument")
 			}
 			l.Truncated = true
 		}
 		if keep {
 			arg := buf[from:len(buf):len(buf)]
 			if count == 0 {
-				l.Cmd = commandName(arg)
+				l.Cmd = monitorCmdName(arg)
 			} else {
 				args = append(args, arg)
 			}
@@ -306,7 +306,7 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 				l.Truncated = true
 				break
 			}
-			return l, lineError(i, "no space between arguments")
+			return l, monitorLineError(i, "no space between arguments")
 		}
 		i++
 	}
@@ -317,9 +317,9 @@ func (p *monitorParser) parse(line []byte, partial bool) (MonitorLine, error) {
 	return l, nil
 }
 
-// appendCapped appends src to buf unless keep is false, keeping the
+// monitorAppendCapped appends src to buf unless keep is false, keeping the
 // current argument (which starts at from) within limit bytes (-1: none).
-func appendCapped(buf []byte, from, limit int, src []byte, keep, truncated bool) ([]byte, bool) {
+func monitorAppendCapped(buf []byte, from, limit int, src []byte, keep, truncated bool) ([]byte, bool) {
 	if !keep {
 		return buf, truncated
 	}
@@ -333,9 +333,9 @@ func appendCapped(buf []byte, from, limit int, src []byte, keep, truncated bool)
 	return append(buf, src...), truncated
 }
 
-func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
+func monitorDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func unhex(c byte) (byte, bool) {
+func monitorUnhex(c byte) (byte, bool) {
 	switch {
 	case c >= '0' && c <= '9':
 		return c - '0', true
@@ -347,20 +347,21 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// commandName lower-cases a command, sharing the string of a known one.
-func commandName(b []byte) string {
-	var low [64]byte
-	if len(b) > len(low) {
-		return string(bytes.ToLower(b))
+// monitorCmdName lower-cases a command, sharing the string of a known one.
+func monitorCmdName(b []byte) string {
+	var arr [64]byte
+	low := arr[:0]
+	if len(b) > len(arr) {
+		low = make([]byte, 0, len(b))
 	}
-	for i, c := range b {
+	for _, c := range b { // ASCII only: a binary name keeps its bytes
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		low[i] = c
+		low = append(low, c)
 	}
-	if s, ok := knownCommands[string(low[:len(b)])]; ok {
+	if s, ok := monitorKnownCmds[string(low)]; ok {
 		return s
 	}
-	return string(low[:len(b)])
+	return string(low)
 }

@@ -416,7 +416,7 @@ func FuzzParseMonitorLine(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(pl.Args) > 3 || pl.NArgs != l.NArgs || pl.Cmd != l.Cmd {
+		if l.Truncated || len(pl.Args) > 3 || pl.NArgs != l.NArgs || pl.Cmd != l.Cmd[:min(len(l.Cmd), 64)] {
 			t.Fatalf("bounded parse %+v vs %+v", pl, l)
 		}
 		for _, a := range pl.Args {
@@ -428,8 +428,8 @@ func FuzzParseMonitorLine(f *testing.F) {
 			t.Fatalf("client %q", l.Client)
 		}
 		// What parsed renders back to a line that parses the same. (The
-		// command is lower-cased, a long one cut: compare after one round.)
-		if l.Client == "" || len(l.Cmd) >= 64 {
+		// command is lower-cased: compare after one round.)
+		if l.Client == "" {
 			return
 		}
 		l2, err := ParseMonitorLine(renderMonitorLine(l))

@@ -39,7 +39,7 @@ type MonitorTopOptions struct {
 type MonitorTop struct {
 	opt     MonitorTopOptions
 	slotSec []int64 // the second each bucket holds
-	dims    [4]*topDim
+	dims    [4]*monitorTopDim
 	lines   int64
 	own     int64
 	perSlot []int64 // lines per bucket
@@ -51,10 +51,10 @@ type MonitorTop struct {
 
 // The tables.
 const (
-	dimCommands = iota
-	dimPatterns
-	dimClients
-	dimKeys
+	topDimCommands = iota
+	topDimPatterns
+	topDimClients
+	topDimKeys
 )
 
 // NewMonitorTop returns an empty aggregate.
@@ -79,7 +79,7 @@ func NewMonitorTop(opt MonitorTopOptions) *MonitorTop {
 		t.slotSec[i] = -1
 	}
 	for i := range t.dims {
-		t.dims[i] = &topDim{m: map[string]*topEntry{}, max: opt.MaxEntries, buckets: opt.Buckets}
+		t.dims[i] = &monitorTopDim{m: map[string]*monitorTopEntry{}, max: opt.MaxEntries, buckets: opt.Buckets}
 	}
 	return t
 }
@@ -107,11 +107,11 @@ func (t *MonitorTop) Add(lines []MonitorLine) {
 		if slot >= 0 {
 			t.perSlot[slot]++
 		}
-		t.dims[dimCommands].add(l.Cmd, slot)
-		t.dims[dimClients].add(l.Client, slot)
+		t.dims[topDimCommands].add(l.Cmd, slot)
+		t.dims[topDimClients].add(l.Client, slot)
 		if key, ok := l.Key(); ok {
-			t.dims[dimKeys].addBytes(key, slot)
-			t.dims[dimPatterns].add(KeyPattern(string(key), t.opt.Delimiter), slot)
+			t.dims[topDimKeys].addBytes(key, slot)
+			t.dims[topDimPatterns].add(KeyPattern(string(key), t.opt.Delimiter), slot)
 		}
 	}
 	if !t.newest.IsZero() {
@@ -220,29 +220,29 @@ func (t *MonitorTop) Snapshot(now time.Time, window time.Duration) TopView {
 	return v
 }
 
-// topDim is one table: counts per name, per bucket and in total.
-type topDim struct {
-	m       map[string]*topEntry
+// monitorTopDim is one table: counts per name, per bucket and in total.
+type monitorTopDim struct {
+	m       map[string]*monitorTopEntry
 	max     int
 	buckets int
 	evicted int64
 }
 
-type topEntry struct {
+type monitorTopEntry struct {
 	total int64
 	slots []int32
 }
 
-func (d *topDim) entry(name string) *topEntry {
+func (d *monitorTopDim) entry(name string) *monitorTopEntry {
 	if len(d.m) >= d.max {
 		d.evict()
 	}
-	e := &topEntry{slots: make([]int32, d.buckets)}
+	e := &monitorTopEntry{slots: make([]int32, d.buckets)}
 	d.m[name] = e
 	return e
 }
 
-func (d *topDim) add(name string, slot int) {
+func (d *monitorTopDim) add(name string, slot int) {
 	e := d.m[name]
 	if e == nil {
 		e = d.entry(name)
@@ -251,7 +251,7 @@ func (d *topDim) add(name string, slot int) {
 }
 
 // addBytes is add without a string allocation for a name already there.
-func (d *topDim) addBytes(name []byte, slot int) {
+func (d *monitorTopDim) addBytes(name []byte, slot int) {
 	e := d.m[string(name)]
 	if e == nil {
 		e = d.entry(string(name))
@@ -259,14 +259,14 @@ func (d *topDim) addBytes(name []byte, slot int) {
 	e.count(slot)
 }
 
-func (e *topEntry) count(slot int) {
+func (e *monitorTopEntry) count(slot int) {
 	e.total++
 	if slot >= 0 && e.slots[slot] < 1<<31-1 {
 		e.slots[slot]++
 	}
 }
 
-func (d *topDim) clearSlot(i int) {
+func (d *monitorTopDim) clearSlot(i int) {
 	for _, e := range d.m {
 		e.slots[i] = 0
 	}
@@ -274,7 +274,7 @@ func (d *topDim) clearSlot(i int) {
 
 // evict drops the least counted tenth of the names (by total): one sort
 // per MaxEntries/10 new names.
-func (d *topDim) evict() {
+func (d *monitorTopDim) evict() {
 	totals := make([]int64, 0, len(d.m))
 	for _, e := range d.m {
 		totals = append(totals, e.total)
@@ -295,7 +295,7 @@ func (d *topDim) evict() {
 }
 
 // top ranks the table over the buckets secs (nil: by totals).
-func (d *topDim) top(secs []int, span float64, lines int64, n int) TopList {
+func (d *monitorTopDim) top(secs []int, span float64, lines int64, n int) TopList {
 	l := TopList{Distinct: len(d.m), Evicted: d.evicted}
 	rows := make([]TopEntry, 0, len(d.m))
 	for name, e := range d.m {

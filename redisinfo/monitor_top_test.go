@@ -37,18 +37,18 @@ func TestMonitorTopRatesOverWindow(t *testing.T) {
 	top := NewMonitorTop(MonitorTopOptions{Clock: clk.Now})
 	skew := 3 * time.Second
 	for s := 0; s < 10; s++ {
-		var batch []MonitorLine
+		var monitorBatch []MonitorLine
 		for i := 0; i < 100; i++ {
-			batch = append(batch, monLine(float64(s)+float64(i)/100, "10.0.0.1:5000", "get", fmt.Sprintf("user:%d:name", i)))
+			monitorBatch = append(monitorBatch, monLine(float64(s)+float64(i)/100, "10.0.0.1:5000", "get", fmt.Sprintf("user:%d:name", i)))
 		}
 		// From second 5 on, 50 SETs a second on one hot key.
 		if s >= 5 {
 			for i := 0; i < 50; i++ {
-				batch = append(batch, monLine(float64(s)+float64(i)/50, "10.0.0.2:6000", "set", "hot:key", "v"))
+				monitorBatch = append(monitorBatch, monLine(float64(s)+float64(i)/50, "10.0.0.2:6000", "set", "hot:key", "v"))
 			}
 		}
 		clk.now = t0.Add(time.Duration(s+1)*time.Second - skew)
-		top.Add(batch)
+		top.Add(monitorBatch)
 	}
 	// The last line was at 9.99 s server time, 10 s - skew ours; 110 ms
 	// later, seconds 5..9 are complete.
@@ -115,14 +115,14 @@ func TestMonitorTopYoungSessionAndOwnLines(t *testing.T) {
 func TestMonitorTopBoundedMemory(t *testing.T) {
 	clk := &monClock{now: t0}
 	top := NewMonitorTop(MonitorTopOptions{MaxEntries: 1000, Clock: clk.Now})
-	var batch []MonitorLine
+	var monitorBatch []MonitorLine
 	for i := 0; i < 50000; i++ {
-		batch = append(batch, monLine(float64(i)/10000, fmt.Sprintf("10.0.%d.%d:1", i/256%256, i%256), "set", fmt.Sprintf("k%08x", i*7919)))
+		monitorBatch = append(monitorBatch, monLine(float64(i)/10000, fmt.Sprintf("10.0.%d.%d:1", i/256%256, i%256), "set", fmt.Sprintf("k%08x", i*7919)))
 		if i%10 == 0 {
-			batch = append(batch, monLine(float64(i)/10000, "c", "get", "hot"))
+			monitorBatch = append(monitorBatch, monLine(float64(i)/10000, "c", "get", "hot"))
 		}
 	}
-	top.Add(batch)
+	top.Add(monitorBatch)
 	clk.now = t0.Add(6 * time.Second)
 	v := top.Snapshot(clk.now, 0)
 	for name, l := range map[string]TopList{"commands": v.Commands, "patterns": v.Patterns, "clients": v.Clients, "keys": v.HotKeys} {
@@ -140,15 +140,15 @@ func TestMonitorTopBoundedMemory(t *testing.T) {
 
 func BenchmarkMonitorTopAdd(b *testing.B) {
 	top := NewMonitorTop(MonitorTopOptions{})
-	batch := make([]MonitorLine, 1000)
-	for i := range batch {
-		batch[i] = monLine(float64(i)/1000, "127.0.0.1:5000", "set", fmt.Sprintf("key:%012d", i), "xxx")
+	monitorBatch := make([]MonitorLine, 1000)
+	for i := range monitorBatch {
+		monitorBatch[i] = monLine(float64(i)/1000, "127.0.0.1:5000", "set", fmt.Sprintf("key:%012d", i), "xxx")
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		top.Add(batch)
+		top.Add(monitorBatch)
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(monitorBatch)), "ns/line")
 }
 
 func BenchmarkParseMonitorLine(b *testing.B) {
