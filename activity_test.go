@@ -57,3 +57,31 @@ func TestActivityPanes(t *testing.T) {
 		t.Fatal("a raw ESC from a key name reached the screen")
 	}
 }
+
+// TestMonitorHotKeysByFreqUnderLFU: with an LFU policy the hot keys are
+// ranked by OBJECT FREQ, and say so.
+func TestMonitorHotKeysByFreqUnderLFU(t *testing.T) {
+	srv := redisproc.ForTest(t, redisproc.Options{Args: []string{"--maxmemory-policy", "allkeys-lfu"}})
+	ctx := context.Background()
+	app := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer app.Close()
+	app.Set(ctx, "hot:key", "v", 0)
+
+	d, _ := startBrowsing(t, srv, 120, 30)
+	d.keys("5", "s", "y")
+	pumpCtx, stopPump := context.WithCancel(ctx)
+	pumped := make(chan struct{})
+	go func() {
+		defer close(pumped)
+		for pumpCtx.Err() == nil {
+			app.Get(pumpCtx, "hot:key")
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	defer func() { stopPump(); <-pumped }()
+	time.Sleep(1500 * time.Millisecond)
+	d.keys("v")
+	d.settle()
+	d.expect("hot keys (OBJECT FREQ of the keys MONITOR saw most)", "freq  hot:key")
+	d.keys("x")
+}

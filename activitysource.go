@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -237,7 +239,22 @@ func (s *activitySource) Monitor(ctx context.Context) (ui.MonitorStream, error) 
 	s.mu.Lock()
 	s.monitors = append(s.monitors, m)
 	s.mu.Unlock()
-	return &monitorStream{m: m, top: redisinfo.NewMonitorTop(redisinfo.MonitorTopOptions{})}, nil
+	ms := &monitorStream{m: m, top: redisinfo.NewMonitorTop(redisinfo.MonitorTopOptions{}), ctx: ctx, src: s}
+	ms.lfu = s.lfuPolicy(ctx)
+	return ms, nil
+}
+
+// lfuPolicy reports whether the server evicts by LFU: then OBJECT FREQ
+// ranks the hot keys better than MONITOR's sample.
+func (s *activitySource) lfuPolicy(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, s.target.Timeout)
+	defer cancel()
+	text, err := s.reader.Info(ctx, "memory").Result()
+	if err != nil {
+		return false
+	}
+	s.ledger.Call(s.node, "info", 1)
+	return strings.Contains(redisinfo.Parse(text).Str("maxmemory_policy"), "lfu")
 }
 
 // monitorStream adapts a redisinfo.Monitor: drained lines feed the top
@@ -247,6 +264,13 @@ type monitorStream struct {
 	m   *redisinfo.Monitor
 	mu  sync.Mutex
 	top *redisinfo.MonitorTop
+
+	ctx     context.Context
+	src     *activitySource
+	lfu     bool
+	freqAt  time.Time
+	freqs   []ui.TopRow // hot keys by OBJECT FREQ, refreshed every few seconds
+	freqErr error
 }
 
 // streamRows is how many of a drained batch become stream rows.
@@ -304,12 +328,50 @@ func (s *monitorStream) Top() ui.MonitorTop {
 			if upper {
 				name = strings.ToUpper(name)
 			}
-			out[i] = ui.TopRow{Name: name, PerSec: e.Rate}
+			out[i] = ui.TopRow{Name: name, PerSec: e.Rate, Freq: -1}
 		}
 		return out
 	}
-	return ui.MonitorTop{Window: v.Window, Commands: conv(v.Commands, true), Prefixes: conv(v.Patterns, false),
-		Clients: conv(v.Clients, false), HotKeys: conv(v.HotKeys, false), HotKeysLabel: "MONITOR sample counts"}
+	t := ui.MonitorTop{Window: v.Window, Commands: conv(v.Commands, true), Prefixes: conv(v.Patterns, false),
+		Clients: conv(v.Clients, false), HotKeys: conv(v.HotKeys, false), HotKeysLabel: redisinfo.HotKeysLabel}
+	if s.lfu {
+		if hot := s.hotByFreq(v.HotKeys); hot != nil {
+			t.HotKeys, t.HotKeysLabel = hot, "OBJECT FREQ of the keys MONITOR saw most"
+		}
+	}
+	return t
+}
+
+// hotByFreq ranks the keys MONITOR saw most by OBJECT FREQ (LFU policy),
+// at most every 2 s; the lookups are booked, as the key browser's are.
+func (s *monitorStream) hotByFreq(l redisinfo.TopList) []ui.TopRow {
+	if time.Since(s.freqAt) < 2*time.Second {
+		return s.freqs
+	}
+	s.freqAt = time.Now()
+	names := make([]string, 0, 10)
+	for i := 0; i < len(l.Rows) && i < 10; i++ {
+		names = append(names, l.Rows[i].Name)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.src.target.Timeout)
+	defer cancel()
+	infos, err := keys.InspectWith(ctx, s.src.reader, s.src.node, s.src.ledger, names, keys.InspectOptions{LFU: true})
+	if err != nil {
+		s.freqs = nil
+		return nil
+	}
+	rows := make([]ui.TopRow, 0, len(infos))
+	for _, k := range infos {
+		if k.Exists && k.Freq >= 0 {
+			rows = append(rows, ui.TopRow{Name: keys.Escape(k.Key), Freq: k.Freq})
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b ui.TopRow) int { return cmp.Compare(b.Freq, a.Freq) })
+	s.freqs = rows
+	return rows
 }
 
 func (s *monitorStream) Pause()             { s.m.Pause() }

@@ -98,6 +98,7 @@ type MonitorTop struct {
 type TopRow struct {
 	Name   string // escaped
 	PerSec float64
+	Freq   int64 // OBJECT FREQ, for hot keys under an LFU policy; -1 otherwise
 }
 
 // MonitorRow is one MONITOR line.

@@ -345,6 +345,10 @@ func (p *monitorPane) topView() []string {
 	list := func(title string, rows []TopRow, n int) []string {
 		out := []string{p.st.Title.Render(title)}
 		for i := 0; i < n && i < len(rows); i++ {
+			if rows[i].Freq >= 0 && rows[i].PerSec == 0 {
+				out = append(out, fmt.Sprintf("%5d freq  %s", rows[i].Freq, rows[i].Name))
+				continue
+			}
 			out = append(out, fmt.Sprintf("%8s/s  %s", rate(rows[i].PerSec), rows[i].Name))
 		}
 		for len(out) < n+1 {
