@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/redis/go-redis/v9"
+	"redtop/conn"
 	"redtop/internal/redisproc"
 )
 
@@ -84,4 +87,62 @@ func TestMeasureBrowser1M(t *testing.T) {
 			t.Fatal("scan did not finish in 5 minutes")
 		}
 	}
+}
+
+// frameCounter counts the renderer's writes: one per frame.
+type frameCounter struct{ n, bytes atomic.Int64 }
+
+func (f *frameCounter) Write(p []byte) (int, error) {
+	f.n.Add(1)
+	f.bytes.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// TestMeasureMonitorFrames: frames per second and memory of the dashboard
+// while the MONITOR pane runs under redis-benchmark.
+func TestMeasureMonitorFrames(t *testing.T) {
+	needMeasure(t)
+	bench, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		t.Skip("no redis-benchmark")
+	}
+	srv := redisproc.ForTest(t, redisproc.Options{Unix: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	target := conn.Target{Network: "unix", Addr: srv.Socket, Timeout: 2 * time.Second}
+	app, err := connect(ctx, target, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	out := &frameCounter{}
+	p := tea.NewProgram(app.Model(ctx), tea.WithContext(ctx), tea.WithInput(nil), tea.WithOutput(out),
+		tea.WithWindowSize(120, 40), tea.WithoutSignals())
+	done := make(chan struct{})
+	var final tea.Model
+	go func() { final, _ = p.Run(); close(done) }()
+	for _, k := range []string{"5", "s", "y"} {
+		time.Sleep(300 * time.Millisecond)
+		p.Send(tea.KeyPressMsg{Code: []rune(k)[0], Text: k})
+	}
+	time.Sleep(500 * time.Millisecond)
+	load := exec.CommandContext(ctx, bench, "-s", srv.Socket, "-P", "16", "-n", "2000000", "-t", "get,set", "-q")
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	f0, b0 := out.n.Load(), out.bytes.Load()
+	const span = 5 * time.Second
+	time.Sleep(span)
+	f1, b1 := out.n.Load(), out.bytes.Load()
+	rss := rssMB()
+	load.Process.Kill()
+	load.Wait()
+	p.Quit()
+	<-done
+	if v := final.View().Content; !strings.Contains(v, "MONITOR ● running") {
+		t.Fatalf("MONITOR not running:\n%s", v)
+	}
+	fmt.Printf("MEASURE MONITOR pane under redis-benchmark -P 16: %.1f frames/s, %.0f KB/s of terminal output, RSS %.0f MB\n",
+		float64(f1-f0)/span.Seconds(), float64(b1-b0)/span.Seconds()/1024, rss)
 }
