@@ -38,6 +38,11 @@ const keysUsage = `Usage:
       prefix as a JSON object (bytes of a name that are not UTF-8 become
       U+FFFD there, as in any JSON string).
 
+  redtop [connection flags] keys delete|expire|persist PATTERN …
+      Act on every key matching PATTERN, after a preview and a typed
+      confirmation, with a journal (and a backup for delete): see
+      redtop keys delete --help.
+
 PATTERN is a Redis glob: * ? [abc] [^a] [a-z], \ escapes one character.
 Exit status: 0 done, 1 the server failed or refused, 2 bad arguments.
 `
@@ -53,11 +58,17 @@ func runKeys(ctx context.Context, app *App, args []string, stdout, stderr io.Wri
 		return keysScan(ctx, app, args[1:], stdout, stderr)
 	case "analyze":
 		return keysAnalyze(ctx, app, args[1:], stdout, stderr)
+	case "delete":
+		return runKeysDelete(ctx, app, args[1:], stdout, stderr)
+	case "expire":
+		return runKeysExpire(ctx, app, args[1:], stdout, stderr)
+	case "persist":
+		return runKeysPersist(ctx, app, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, keysUsage)
 		return 0
 	}
-	fmt.Fprintf(stderr, "redtop: keys: unknown command %q: want scan or analyze (see redtop keys --help)\n", args[0])
+	fmt.Fprintf(stderr, "redtop: keys: unknown command %q: want scan, analyze, delete, expire or persist (see redtop keys --help)\n", args[0])
 	return 2
 }
 

@@ -87,7 +87,8 @@ Usage:
   redtop [connection flags] [--interval D]      live dashboard
   redtop [connection flags] --once [--json]     sample twice, print, exit
   redtop --demo                                 dashboard on a private demo server
-  redtop [connection flags] keys scan|analyze …  batch keyspace commands (redtop keys --help)
+  redtop [connection flags] keys scan|analyze|delete|expire|persist …   (redtop keys --help)
+  redtop [connection flags] restore FILE [--replace]   put back the keys a delete saved
   redtop [connection flags] monitor [--duration D] [--json]   MONITOR summary (redtop monitor --help)
 
 The password can also come from the REDISCLI_AUTH environment variable.

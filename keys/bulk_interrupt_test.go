@@ -194,7 +194,7 @@ func TestBulkInterrupted(t *testing.T) {
 		w := redis.NewClient(conn.Target{Network: "tcp", Addr: p.addr(), Timeout: 2 * time.Second}.WriterOptions())
 		defer w.Close()
 		rep, err := RunBulk(ctx, b.reader, w, b.opts(OpDelete, "key:*"), nil)
-		if err == nil || rep == nil || rep.Stopped != "connection lost" || rep.Unknown == 0 || rep.Unknown > 2*DefaultBatch {
+		if err == nil || rep == nil || rep.Stopped != "connection lost" || rep.Unknown == 0 || rep.Unknown > DefaultBatch {
 			t.Fatalf("err %v report %+v", err, rep)
 		}
 		checkAgreement(t, b, rep, keyNames("key", n))
@@ -209,7 +209,7 @@ func TestBulkInterrupted(t *testing.T) {
 		opt := b.opts(OpExpire, "key:*")
 		opt.TTL = time.Hour
 		rep, err := RunBulk(ctx, b.reader, w, opt, nil)
-		if err == nil || rep == nil || rep.Stopped != "connection lost" || rep.Unknown == 0 || rep.Unknown > 2*DefaultBatch {
+		if err == nil || rep == nil || rep.Stopped != "connection lost" || rep.Unknown == 0 || rep.Unknown > DefaultBatch {
 			t.Fatalf("err %v report %+v", err, rep)
 		}
 		j := readJournal(t, rep.Journal)

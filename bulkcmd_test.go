@@ -1,0 +1,540 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"redtop/conn"
+	"redtop/internal/redisproc"
+	"redtop/keys"
+)
+
+// bulkServer starts a server with DEBUG allowed and a client for the
+// test's own reads and writes.
+func bulkServer(t testing.TB, args ...string) (*redisproc.Server, *redis.Client) {
+	t.Helper()
+	srv := redisproc.ForTest(t, redisproc.Options{Unix: true, Args: append([]string{"--enable-debug-command", "yes"}, args...)})
+	c := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Addr(), DisableIdentity: true, ReadTimeout: 30 * time.Second})
+	t.Cleanup(func() { c.Close() })
+	return srv, c
+}
+
+// bulkApp wires an App to a target as main does.
+func bulkApp(t testing.TB, target conn.Target) *App {
+	t.Helper()
+	if target.Timeout == 0 {
+		target.Timeout = 2 * time.Second
+	}
+	app, err := connect(context.Background(), target, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	return app
+}
+
+func unixTarget(srv *redisproc.Server) conn.Target {
+	return conn.Target{Network: "unix", Addr: srv.Addr()}
+}
+
+type bulkRun struct {
+	code           int
+	stdout, stderr string
+}
+
+func runBulkArgs(t testing.TB, app *App, op keys.Op, env bulkEnv, args ...string) bulkRun {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if env.stdin == nil {
+		env.stdin = strings.NewReader("")
+	}
+	code := runBulk(context.Background(), app, op, args, env, &out, &errb)
+	return bulkRun{code, out.String(), errb.String()}
+}
+
+func digest(t testing.TB, c *redis.Client) string {
+	t.Helper()
+	d, err := c.Do(context.Background(), "DEBUG", "DIGEST").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func populateKeys(t testing.TB, c *redis.Client, n int, prefix string) {
+	t.Helper()
+	if err := c.Do(context.Background(), "DEBUG", "POPULATE", n, prefix).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeysDeleteCommand(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	ctx := context.Background()
+	srv, c := bulkServer(t)
+	populateKeys(t, c, 20_000, "key")
+	populateKeys(t, c, 30_000, "other")
+	c.Set(ctx, "key-1", "decoy", 0)
+	c.Set(ctx, "key:ttl", "v", 30*time.Minute)
+	app := bulkApp(t, unixTarget(srv))
+	before := digest(t, c)
+
+	// --dry-run: a preview, nothing changed.
+	r := runBulkArgs(t, app, keys.OpDelete, bulkEnv{}, "key:*", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "delete: key:* matches 20,001 of 50,002 keys in db 0 (40.0%") ||
+		!strings.Contains(r.stdout, "backup: on") || !strings.Contains(r.stdout, "sample: key:") {
+		t.Fatalf("dry run: %+v", r)
+	}
+	// Not a terminal, no --yes: refused.
+	r = runBulkArgs(t, app, keys.OpDelete, bulkEnv{}, "key:*")
+	if r.code != 2 || !strings.Contains(r.stderr, "refusing to delete 20,001 keys without confirmation: stdin is not a terminal (pass --yes") {
+		t.Fatalf("without --yes: %+v", r)
+	}
+	// A terminal, the wrong answer: refused.
+	r = runBulkArgs(t, app, keys.OpDelete, bulkEnv{stdinTTY: true, stdin: strings.NewReader("key*\n")}, "key:*")
+	if r.code != 2 || !strings.Contains(r.stderr, "Type the pattern (key:*) or the number of keys (20001)") || !strings.Contains(r.stderr, "not confirmed") {
+		t.Fatalf("wrong confirmation: %+v", r)
+	}
+	if digest(t, c) != before {
+		t.Fatal("the keyspace changed before any confirmation")
+	}
+	// A terminal, the pattern typed: deleted, with a backup.
+	r = runBulkArgs(t, app, keys.OpDelete, bulkEnv{stdinTTY: true, stdin: strings.NewReader("key:*\n")}, "key:*")
+	if r.code != 0 || !strings.Contains(r.stdout, "deleted 20,001 keys matching key:*") || !strings.Contains(r.stdout, "undo with: redtop restore ") {
+		t.Fatalf("confirmed: %+v", r)
+	}
+	if n := c.DBSize(ctx).Val(); n != 30_001 || c.Exists(ctx, "key-1").Val() != 1 {
+		t.Fatalf("dbsize %d after the delete", n)
+	}
+	journals, _ := filepath.Glob(filepath.Join(state, "redtop", "*.journal.jsonl"))
+	backups, _ := filepath.Glob(filepath.Join(state, "redtop", "*.backup.jsonl"))
+	if len(journals) != 1 || len(backups) != 1 {
+		t.Fatalf("journals %v backups %v", journals, backups)
+	}
+
+	// restore --dry-run, restore, restore again.
+	var out, errb bytes.Buffer
+	if code := restoreCmd(ctx, app, []string{backups[0], "--dry-run"}, bulkEnv{}, &out, &errb); code != 0 || !strings.Contains(out.String(), "would restore 20,001 of 20,001 keys") {
+		t.Fatalf("restore --dry-run: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := restoreCmd(ctx, app, []string{backups[0]}, bulkEnv{}, &out, &errb); code != 0 || !strings.Contains(out.String(), "restored 20,001 of 20,001 keys") {
+		t.Fatalf("restore: %d %q %q", code, out.String(), errb.String())
+	}
+	if digest(t, c) != before {
+		t.Fatal("the restore did not give back the keyspace")
+	}
+	out.Reset()
+	if code := restoreCmd(ctx, app, []string{backups[0], "--json"}, bulkEnv{}, &out, &errb); code != 0 {
+		t.Fatalf("restore again: %d %q", code, errb.String())
+	}
+	var rr keys.RestoreReport
+	if err := json.Unmarshal(out.Bytes(), &rr); err != nil || rr.Existing != 20_001 || rr.Restored != 0 {
+		t.Fatalf("restore again --json: %v %+v", err, rr)
+	}
+
+	// --yes --json --no-backup, a pattern matching everything.
+	r = runBulkArgs(t, app, keys.OpDelete, bulkEnv{}, "*", "--yes", "--json", "--no-backup")
+	var got struct {
+		Preview keys.PreviewResult `json:"preview"`
+		Report  keys.BulkReport    `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("--json: %v %+v", err, r)
+	}
+	if !got.Preview.MatchesEverything || !got.Preview.OverHalf || got.Report.Applied != 50_002 || got.Report.Backup != "" ||
+		!strings.Contains(r.stderr, "WARNING: the pattern matches every key in db 0") {
+		t.Fatalf("--json: %+v", got)
+	}
+}
+
+func TestKeysExpireAndPersistCommands(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	ctx := context.Background()
+	srv, c := bulkServer(t)
+	populateKeys(t, c, 3000, "s")
+	app := bulkApp(t, unixTarget(srv))
+	before := digest(t, c)
+	for _, tt := range []struct {
+		op   keys.Op
+		args []string
+		has  string
+	}{
+		{keys.OpExpire, []string{"s:*", "0"}, "bad TTL"},
+		{keys.OpExpire, []string{"--", "s:*", "-5m"}, "must be more than zero"},
+		{keys.OpExpire, []string{"s:*", "1M"}, "bad TTL"},
+		{keys.OpExpire, []string{"s:*"}, "want PATTERN TTL"},
+		{keys.OpDelete, []string{""}, "empty pattern"},
+		{keys.OpDelete, []string{"s:[", "--yes"}, "unterminated ["},
+		{keys.OpPersist, []string{"s:*", "--backup", "x"}, "go with delete"},
+		{keys.OpDelete, []string{"s:*", "--backup", "x", "--no-backup"}, "contradict"},
+	} {
+		r := runBulkArgs(t, app, tt.op, bulkEnv{}, tt.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tt.has) || strings.Count(r.stderr, "\n") != 1 {
+			t.Fatalf("%s %q: %+v, want %q", tt.op, tt.args, r, tt.has)
+		}
+	}
+	if digest(t, c) != before {
+		t.Fatal("a refused command changed the keyspace")
+	}
+	r := runBulkArgs(t, app, keys.OpExpire, bulkEnv{}, "s:*", "2h", "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "each will expire in 2h") || !strings.Contains(r.stdout, "expired 3,000 keys") {
+		t.Fatalf("expire: %+v", r)
+	}
+	if d := c.TTL(ctx, "s:42").Val(); d < 119*time.Minute || d > 2*time.Hour {
+		t.Fatalf("TTL %v", d)
+	}
+	r = runBulkArgs(t, app, keys.OpPersist, bulkEnv{}, "s:1*", "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "persisted 1,111 keys") {
+		t.Fatalf("persist: %+v", r)
+	}
+	if c.TTL(ctx, "s:1").Val() != -1 || c.TTL(ctx, "s:2").Val() <= 0 {
+		t.Fatal("persist touched the wrong keys")
+	}
+}
+
+func TestBulkCommandRefusals(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	ctx := context.Background()
+	srv, c := bulkServer(t)
+	populateKeys(t, c, 100, "k")
+	c.Do(ctx, "ACL", "SETUSER", "nounlink", "on", ">pw", "~*", "+@read", "+info", "+ping", "+pexpire", "+acl|dryrun", "+client|setname")
+	replica, _ := bulkServer(t, "--replicaof", "127.0.0.1", "1")
+	before := digest(t, c)
+
+	ro := bulkApp(t, unixTarget(srv))
+	ro.Browse.readOnly = true
+	user := bulkApp(t, conn.Target{Network: "unix", Addr: srv.Addr(), User: "nounlink", Password: "pw"})
+	for _, tt := range []struct {
+		name string
+		app  *App
+		has  string
+	}{
+		{"replica", bulkApp(t, unixTarget(replica)), "read-only: nothing sent: connected to a replica"},
+		{"--readonly", ro, "redtop runs with --readonly"},
+		{"no +unlink", user, "permission denied: nothing sent: user nounlink lacks +unlink"},
+	} {
+		r := runBulkArgs(t, tt.app, keys.OpDelete, bulkEnv{}, "k:*", "--yes")
+		if r.code != 1 || !strings.Contains(r.stderr, tt.has) || r.stdout != "" {
+			t.Fatalf("%s: %+v", tt.name, r)
+		}
+	}
+	// --dry-run on a replica previews and says a run would be refused.
+	r := runBulkArgs(t, bulkApp(t, unixTarget(replica)), keys.OpDelete, bulkEnv{}, "k:*", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "a real run would be refused") {
+		t.Fatalf("dry run on a replica: %+v", r)
+	}
+	if digest(t, c) != before {
+		t.Fatal("the keyspace changed")
+	}
+}
+
+// connCutProxy relays TCP to a unix socket; the one connection that sends
+// the n-th UNLINK has it forwarded and is then cut, so its reply never
+// comes. Other connections (the reader's) go on.
+func connCutProxy(t *testing.T, socket string, n int64) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	var seen atomic.Int64
+	go func() {
+		for {
+			cc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sc, err := net.Dial("unix", socket)
+			if err != nil {
+				cc.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, cc, sc)
+			mu.Unlock()
+			var cut atomic.Bool
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					k, err := sc.Read(buf)
+					if k > 0 && !cut.Load() {
+						cc.Write(buf[:k])
+					}
+					if err != nil {
+						cc.Close()
+						return
+					}
+				}
+			}()
+			go func() {
+				buf := make([]byte, 256<<10)
+				for {
+					k, err := cc.Read(buf)
+					if k > 0 {
+						sc.Write(buf[:k])
+						if c := int64(bytes.Count(buf[:k], []byte("UNLINK"))); c > 0 && seen.Add(c) >= n {
+							cut.Store(true)
+							cc.Close()
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestBulkCommandInterrupted: a cut connection ends in exit 1 with the
+// unknown keys said; one ctrl+c stops after the batch in flight (130), a
+// second aborts (1).
+func TestBulkCommandInterrupted(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	ctx := context.Background()
+
+	t.Run("connection cut", func(t *testing.T) {
+		srv, c := bulkServer(t)
+		populateKeys(t, c, 50_000, "key")
+		app := bulkApp(t, conn.Target{Network: "tcp", Addr: connCutProxy(t, srv.Addr(), 20)})
+		r := runBulkArgs(t, app, keys.OpDelete, bulkEnv{}, "key:*", "--yes", "--no-backup")
+		if r.code != 1 || !strings.Contains(r.stdout, "500 keys ended unknown") || !strings.Contains(r.stdout, "stopped early (connection lost") {
+			t.Fatalf("%+v", r)
+		}
+		left := c.DBSize(ctx).Val()
+		if left != 50_000-20*500 { // the cut batch did run: the proxy forwarded it
+			t.Fatalf("%d keys left", left)
+		}
+	})
+
+	for _, presses := range []int{1, 2} {
+		t.Run("ctrl+c x"+strconv.Itoa(presses), func(t *testing.T) {
+			srv, c := bulkServer(t)
+			populateKeys(t, c, 50_000, "key")
+			app := bulkApp(t, unixTarget(srv))
+			sigs := make(chan os.Signal, 2)
+			// Pressed once keys are going (--rate keeps the run going long
+			// enough).
+			go func() {
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+					if c.DBSize(ctx).Val() < 45_000 {
+						break
+					}
+				}
+				for i := 0; i < presses; i++ {
+					sigs <- os.Interrupt
+				}
+			}()
+			r := runBulkArgs(t, app, keys.OpDelete, bulkEnv{signals: sigs}, "key:*", "--yes", "--rate", "20000", "--json")
+			var got struct{ Report keys.BulkReport }
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+				t.Fatalf("%v: %+v", err, r)
+			}
+			rep := got.Report
+			want := map[int]int{1: 130, 2: 1}[presses]
+			stopped := map[int]string{1: "cancelled", 2: "aborted"}[presses]
+			if r.code != want || rep.Stopped != stopped || rep.Applied == 0 || rep.Applied >= 50_000 {
+				t.Fatalf("exit %d, report %+v, stderr %q", r.code, rep, r.stderr)
+			}
+			if left := c.DBSize(ctx).Val(); left != 50_000-rep.Applied-rep.AlreadyGone && (rep.Unknown == 0 || left < 50_000-rep.Applied-rep.Unknown) {
+				t.Fatalf("%d keys left, report %+v", left, rep)
+			}
+		})
+	}
+}
+
+// TestMeasureBulk compares `keys delete` and `keys expire` with the
+// redis-cli pipelines operators use, on 1M keys of which 400k match, both
+// over a unix socket; then paced mode's latency, and the cost of a backup.
+func TestMeasureBulk(t *testing.T) {
+	needMeasure(t)
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("no redis-cli")
+	}
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	ctx := context.Background()
+	const total, match = 1_000_000, 400_000
+	fresh := func(t *testing.T) (*redisproc.Server, *redis.Client) {
+		srv, c := bulkServer(t)
+		populateKeys(t, c, match, "key")
+		populateKeys(t, c, total-match, "other")
+		return srv, c
+	}
+	shell := func(t *testing.T, script string) time.Duration {
+		start := time.Now()
+		out, err := exec.Command("sh", "-c", script).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		return time.Since(start)
+	}
+	rate := func(d time.Duration) float64 { return match / d.Seconds() }
+
+	type figures struct{ total, preview, run time.Duration }
+	median := func(xs []time.Duration) time.Duration {
+		slices.Sort(xs)
+		return xs[len(xs)/2]
+	}
+	ours := func(t *testing.T, op keys.Op, args ...string) figures {
+		srv, _ := fresh(t)
+		app := bulkApp(t, unixTarget(srv))
+		start := time.Now()
+		r := runBulkArgs(t, app, op, bulkEnv{}, args...)
+		el := time.Since(start)
+		var got struct {
+			Preview keys.PreviewResult
+			Report  keys.BulkReport
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || got.Report.Applied != match {
+			t.Fatalf("%v %+v", err, r)
+		}
+		srv.Stop()
+		return figures{el, got.Preview.Elapsed, got.Report.Elapsed}
+	}
+	const rounds = 3
+	for _, tt := range []struct {
+		op       keys.Op
+		baseline string
+		args     []string
+	}{
+		{keys.OpDelete, "redis-cli --scan --pattern P | xargs -n 1000 redis-cli unlink",
+			[]string{"key:*", "--yes", "--no-backup", "--json"}},
+		{keys.OpExpire, "redis-cli --scan --pattern P | awk '{print \"EXPIRE \"$0\" 3600\"}' | redis-cli --pipe",
+			[]string{"key:*", "1h", "--yes", "--json"}},
+	} {
+		var base, tot, preview, run []time.Duration
+		for i := 0; i < rounds; i++ {
+			srv, c := fresh(t)
+			sock := " -s " + srv.Addr()
+			script := cli + sock + " --scan --pattern 'key:*' | xargs -n 1000 " + cli + sock + " unlink > /dev/null"
+			if tt.op == keys.OpExpire {
+				script = cli + sock + " --scan --pattern 'key:*' | awk '{print \"EXPIRE \"$0\" 3600\"}' | " + cli + sock + " --pipe > /dev/null"
+			}
+			base = append(base, shell(t, script))
+			if tt.op == keys.OpDelete && c.DBSize(ctx).Val() != total-match || tt.op == keys.OpExpire && c.TTL(ctx, "key:7").Val() <= 0 {
+				t.Fatal("the baseline did not do its job")
+			}
+			srv.Stop()
+			f := ours(t, tt.op, tt.args...)
+			tot, preview, run = append(tot, f.total), append(preview, f.preview), append(run, f.run)
+		}
+		b, o, r := median(base), median(tot), median(run)
+		t.Logf("%s 400k of 1M, median of %d: %s: %v (%.0f keys/s); redtop keys %s --yes: %v (%.0f keys/s, %.2fx) = preview %v + run %v (run alone %.0f keys/s, %.2fx); all: base %v ours %v",
+			tt.op, rounds, tt.baseline, b.Round(time.Millisecond), rate(b), tt.op, o.Round(time.Millisecond), rate(o), b.Seconds()/o.Seconds(),
+			median(preview).Round(time.Millisecond), r.Round(time.Millisecond), rate(r), b.Seconds()/r.Seconds(), base, tot)
+	}
+
+	var got struct {
+		Preview keys.PreviewResult
+		Report  keys.BulkReport
+	}
+	// Latency seen by other clients during a run, unpaced, --auto, and
+	// --auto --rate: redis-cli --latency-history (a PING every 10 ms,
+	// whole milliseconds) and a Go PING loop (a PING every millisecond).
+	for _, mode := range [][]string{nil, {"--auto"}, {"--auto", "--rate", "200000"}} {
+		srv, _ := fresh(t)
+		app := bulkApp(t, unixTarget(srv))
+		// redis-cli --latency, when its output is not a terminal, samples
+		// for about a second and prints "min max avg samples": run it
+		// again and again for the length of the run.
+		var cliLines []string
+		cliDone := make(chan struct{})
+		cliStop := make(chan struct{})
+		go func() {
+			defer close(cliDone)
+			for {
+				select {
+				case <-cliStop:
+					return
+				default:
+				}
+				out, err := exec.Command(cli, "-s", srv.Addr(), "--latency").Output()
+				if err == nil {
+					cliLines = append(cliLines, strings.TrimSpace(string(out)))
+				}
+			}
+		}()
+		stop := make(chan struct{})
+		var maxLat, sum time.Duration
+		var n int
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Addr(), DisableIdentity: true})
+			defer p.Close()
+			p.Ping(ctx)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t0 := time.Now()
+				p.Ping(ctx)
+				d := time.Since(t0)
+				maxLat = max(maxLat, d)
+				sum += d
+				n++
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		time.Sleep(200 * time.Millisecond)
+		r := runBulkArgs(t, app, keys.OpDelete, bulkEnv{}, append([]string{"key:*", "--yes", "--no-backup", "--json"}, mode...)...)
+		close(stop)
+		close(cliStop)
+		<-done
+		<-cliDone
+		json.Unmarshal([]byte(r.stdout), &got)
+		t.Logf("delete %v: run %v (%.0f keys/s); redis-cli --latency, one line a second (min max avg samples, ms): %q; Go PING loop: max %v, mean %v over %d",
+			mode, got.Report.Elapsed.Round(time.Millisecond), got.Report.KeysPerSec, cliLines, maxLat.Round(10*time.Microsecond),
+			(sum / time.Duration(max(n, 1))).Round(time.Microsecond), n)
+	}
+
+	// delete with backup
+	srv, _ := fresh(t)
+	app := bulkApp(t, unixTarget(srv))
+	backup := filepath.Join(t.TempDir(), "b.jsonl")
+	start := time.Now()
+	r := runBulkArgs(t, app, keys.OpDelete, bulkEnv{}, "key:*", "--yes", "--backup", backup, "--json")
+	el := time.Since(start)
+	json.Unmarshal([]byte(r.stdout), &got)
+	if r.code != 0 || got.Report.BackupKeys != match {
+		t.Fatalf("%+v", r)
+	}
+	t.Logf("delete with backup: %v (%.0f keys/s) = preview %v + run %v (%.0f keys/s); backup %d bytes, %.0f bytes a key",
+		el.Round(time.Millisecond), rate(el), got.Preview.Elapsed.Round(time.Millisecond), got.Report.Elapsed.Round(time.Millisecond),
+		got.Report.KeysPerSec, got.Report.BackupBytes, float64(got.Report.BackupBytes)/match)
+	start = time.Now()
+	var out, errb bytes.Buffer
+	if code := restoreCmd(ctx, app, []string{backup}, bulkEnv{}, &out, &errb); code != 0 {
+		t.Fatalf("restore: %s", errb.String())
+	}
+	t.Logf("restore: %v (%.0f keys/s)", time.Since(start).Round(time.Millisecond), rate(time.Since(start)))
+}
