@@ -46,6 +46,9 @@ shots=(
   "overview-80x24     80  24   -"
   "help              100  30   -"
   "overview-nocolor  100  30   NO_COLOR=1"
+  "keys              100  30   -"
+  "monitor           100  30   -"
+  "bulk              100  30   -"
 )
 
 # The demos run side by side (each starts its own redis-server), so the whole
@@ -58,9 +61,18 @@ for shot in "${shots[@]}"; do
 done
 
 echo "waiting ${WAIT}s for the charts to fill"
-sleep "$WAIT"
+sleep $((WAIT > 8 ? WAIT - 8 : 0))
+# MONITOR runs for the last seconds (it starts only when asked: s, then y).
+tm send-keys -t monitor 5; sleep 0.5; tm send-keys -t monitor s; sleep 0.5; tm send-keys -t monitor y
+tm send-keys -t keys 2
+tm send-keys -t bulk 2
+sleep 6
+tm send-keys -t monitor v
+# The bulk dialog's preview of the session keys (nothing is deleted).
+tm send-keys -t bulk Down; sleep 0.3; tm send-keys -t bulk Down; sleep 0.3; tm send-keys -t bulk D; sleep 0.5
+tm send-keys -t bulk Enter
 tm send-keys -t help '?'
-sleep 1.5  # let it redraw
+sleep 2  # let them redraw
 
 # ANSI capture to an HTML page: aha turns SGR codes into spans, then perl puts
 # each character in its own fixed-size cell (<i>), so text, box drawing and
