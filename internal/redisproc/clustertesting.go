@@ -1,0 +1,26 @@
+package redisproc
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+// ClusterForTest starts a cluster of masters with replicas each for a test
+// and stops it in t.Cleanup. Without redis-server on PATH the test is
+// skipped, unless CI is set (as ForTest).
+func ClusterForTest(t testing.TB, masters, replicas int) *Cluster {
+	t.Helper()
+	if _, err := Binary(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	c, err := StartCluster(context.Background(), masters, replicas, Options{})
+	if err != nil {
+		t.Fatalf("start redis cluster: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
