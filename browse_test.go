@@ -228,3 +228,29 @@ func TestBrowsingLeavesTheHitRateAlone(t *testing.T) {
 	}
 	t.Logf("hit rate %.5f over %d lookups while browsing", s.Last.HitRate, s.Last.Lookups)
 }
+
+// TestReadOnlyFlag: with --readonly nothing can be written from the
+// browser, and the screen says why.
+func TestReadOnlyFlag(t *testing.T) {
+	srv := redisproc.ForTest(t, redisproc.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer c.Close()
+	c.Set(ctx, "user:1", "x", 0)
+	app, err := connect(ctx, conn.Target{Network: srv.Network(), Addr: srv.Addr(), Timeout: 2 * time.Second}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	app.Browse.readOnly = true
+	d := &driver{t: t, m: app.Model(ctx), out: make(chan tea.Msg, 1024)}
+	d.send(tea.WindowSizeMsg{Width: 120, Height: 30})
+	d.run(d.m.Init())
+	d.settle()
+	d.keys("2", "enter", "d", "D")
+	d.expect("read-only: --readonly")
+	if n, _ := c.Exists(ctx, "user:1").Result(); n != 1 {
+		t.Fatal("a key was deleted in read-only mode")
+	}
+}

@@ -32,9 +32,14 @@ const bulkUsage = `Usage:
       Give every key matching PATTERN a time to live (90s, 10m, 2h, 14d…).
   redtop [connection flags] keys persist PATTERN [flags]
       Remove the time to live of every key matching PATTERN.
-  redtop [connection flags] restore FILE [--replace] [--dry-run] [--json]
+  redtop [connection flags] restore FILE [--replace] [--yes] [--dry-run] [--json]
       Put back the keys a delete saved in its backup FILE, each with the
-      TTL it had left; keys that exist again are skipped unless --replace.
+      TTL it had left; keys that exist again are skipped unless --replace
+      (which, unless --yes, asks you to type the number of keys in FILE).
+  redtop [connection flags] restore JOURNAL [--dry-run] [--json]
+      Undo an expire or persist run: put back the TTL each key had before
+      it (what was left of it; none where it had none). Keys gone since are
+      reported; keys whose old TTL ran out since are left as they are.
 
 First a preview (counted with SCAN, nothing changed): how many keys match,
 a sample, their memory and TTLs (with --yes, estimated from 5% of the
@@ -45,8 +50,9 @@ client-side before each write; each batch is one round trip, never resent:
 a batch whose reply does not come is reported "unknown". ctrl+c once stops
 after the batch in flight, twice aborts at once.
 
-Every run writes a journal (JSON lines: each batch's keys and outcome) to
-$XDG_STATE_HOME/redtop (~/.local/state/redtop). A delete also saves every
+Every run, and every restore, writes a journal (JSON lines: each batch's
+keys and outcome; for expire and persist, each key's TTL before the run)
+to $XDG_STATE_HOME/redtop (~/.local/state/redtop). A delete also saves every
 key (DUMP) to a backup file next to it before deleting it, when the preview
 estimates under 1 GiB.
 
@@ -466,7 +472,11 @@ func writeBulkReport(w io.Writer, rep *keys.BulkReport) {
 	if rep.Mismatched > 0 {
 		fmt.Fprintf(w, "  %s keys SCAN returned did not match the pattern client-side and were left alone\n", humanize.Comma(rep.Mismatched))
 	}
-	fmt.Fprintf(w, "  journal: %s\n", rep.Journal)
+	if rep.Op == keys.OpExpire || rep.Op == keys.OpPersist {
+		fmt.Fprintf(w, "  journal: %s (with each key's TTL before the run); undo with: redtop restore %s\n", rep.Journal, rep.Journal)
+	} else {
+		fmt.Fprintf(w, "  journal: %s\n", rep.Journal)
+	}
 	if rep.Backup != "" {
 		fmt.Fprintf(w, "  backup: %s (%s keys, %s); undo with: redtop restore %s\n", rep.Backup,
 			humanize.Comma(rep.BackupKeys), humanize.IBytes(uint64(rep.BackupBytes)), rep.Backup)
@@ -535,6 +545,61 @@ func (p *progressPrinter) clear() {
 	}
 }
 
+// confirmCount asks for a number to be typed.
+func confirmCount(ctx context.Context, stdin io.Reader, stderr io.Writer, prompt string, n int64) (bool, int) {
+	fmt.Fprint(stderr, prompt)
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(stdin).ReadString('\n')
+		line <- s
+	}()
+	var got string
+	select {
+	case got = <-line:
+	case <-ctx.Done():
+		fmt.Fprintln(stderr)
+		return false, 130
+	}
+	plain := strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(got), ",", ""), "_", "")
+	if plain == fmt.Sprint(n) {
+		return true, 0
+	}
+	fmt.Fprintln(stderr, "redtop: not confirmed: nothing changed")
+	return false, 2
+}
+
+func writeRestoreReport(w io.Writer, path string, rep *keys.RestoreReport) {
+	if rep.Undo != "" {
+		verb := "put back the TTL of"
+		if rep.DryRun {
+			verb = "would put back the TTL of"
+		}
+		fmt.Fprintf(w, "undo %s: %s %s of %s keys from %s (pattern %s, run %s)\n", rep.Undo, verb, humanize.Comma(rep.Restored),
+			humanize.Comma(rep.Keys), path, keys.Escape(rep.Header.Pattern), rep.Header.Created.Local().Format(time.DateTime))
+		fmt.Fprintf(w, "  gone since: %s, old TTL ran out since (left as they are): %s, failed: %s, unknown: %s, not attempted: %s\n",
+			humanize.Comma(rep.Gone), humanize.Comma(rep.Expired), humanize.Comma(rep.Failed), humanize.Comma(rep.Unknown), humanize.Comma(rep.NotAttempted))
+	} else {
+		verb := "restored"
+		if rep.DryRun {
+			verb = "would restore"
+		}
+		fmt.Fprintf(w, "%s %s of %s keys from %s (pattern %s, saved %s)\n", verb, humanize.Comma(rep.Restored),
+			humanize.Comma(rep.Keys), path, keys.Escape(rep.Header.Pattern), rep.Header.Created.Local().Format(time.DateTime))
+		exist := "skipped"
+		if rep.Replace {
+			exist = "replaced"
+		}
+		fmt.Fprintf(w, "  existing (%s): %s, expired since (skipped): %s, failed: %s, unknown: %s, not attempted: %s\n", exist,
+			humanize.Comma(rep.Existing), humanize.Comma(rep.Expired), humanize.Comma(rep.Failed), humanize.Comma(rep.Unknown), humanize.Comma(rep.NotAttempted))
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(w, "  error: %s\n", e)
+	}
+	if rep.Journal != "" {
+		fmt.Fprintf(w, "  journal: %s\n", rep.Journal)
+	}
+}
+
 func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdout, stderr io.Writer) int {
 	stderr = &lockedWriter{w: stderr}
 	fail := func(code int, format string, a ...any) int {
@@ -544,6 +609,7 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 	fs := pflag.NewFlagSet("restore", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	replace := fs.Bool("replace", false, "")
+	yes := fs.Bool("yes", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
 	asJSON := fs.Bool("json", false, "")
 	help := fs.BoolP("help", "h", false, "")
@@ -559,10 +625,18 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 		return 0
 	}
 	if fs.NArg() != 1 {
-		return fail(2, "want one backup FILE, got %d arguments", fs.NArg())
+		return fail(2, "want one backup FILE or journal, got %d arguments", fs.NArg())
 	}
 	path := fs.Arg(0)
-	opt := keys.RestoreOptions{Replace: *replace, DryRun: *dryRun, Timeout: app.Target.Timeout, Node: app.Target.Addr, Ledger: app.Ledger}
+	kind, err := keys.FileKind(path)
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+	if kind == "redtop-journal" && *replace {
+		return fail(2, "--replace goes with a backup file, not a journal: an undo puts back TTLs only")
+	}
+	opt := keys.RestoreOptions{Replace: *replace, DryRun: *dryRun, Timeout: app.Target.Timeout,
+		Target: app.Target.String(), Node: app.Target.Addr, Ledger: app.Ledger}
 	if !*dryRun {
 		if app.Browse.readOnly {
 			return fail(1, "%v: redtop runs with --readonly: nothing sent", keys.ErrReadOnly)
@@ -572,6 +646,21 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 			return fail(1, "%v", conn.Explain(err, app.Target))
 		}
 		opt.Caps = &caps
+		if caps.ReadOnly {
+			return fail(1, "%v: nothing restored: %s", keys.ErrReadOnly, caps.ReadOnlyReason)
+		}
+	}
+	if *replace && !*dryRun && !*yes {
+		n, err := keys.CountBackup(path)
+		if err != nil {
+			return fail(2, "%v", err)
+		}
+		if !env.stdinTTY {
+			return fail(2, "refusing to restore %s keys with --replace without confirmation: stdin is not a terminal (pass --yes to go ahead)", humanize.Comma(n))
+		}
+		if ok, code := confirmCount(ctx, env.stdin, stderr, fmt.Sprintf("Type the number of keys in the backup (%d) to restore them, overwriting the keys that exist: ", n), n); !ok {
+			return code
+		}
 	}
 	writer := redis.NewClient(app.Target.WriterOptions())
 	defer writer.Close()
@@ -593,21 +682,7 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 			return code
 		}
 	} else {
-		verb := "restored"
-		if rep.DryRun {
-			verb = "would restore"
-		}
-		fmt.Fprintf(stdout, "%s %s of %s keys from %s (pattern %s, saved %s)\n", verb, humanize.Comma(rep.Restored),
-			humanize.Comma(rep.Keys), path, keys.Escape(rep.Header.Pattern), rep.Header.Created.Local().Format(time.DateTime))
-		exist := "skipped"
-		if rep.Replace {
-			exist = "replaced"
-		}
-		fmt.Fprintf(stdout, "  existing (%s): %s, expired since (skipped): %s, failed: %s, unknown: %s, not attempted: %s\n", exist,
-			humanize.Comma(rep.Existing), humanize.Comma(rep.Expired), humanize.Comma(rep.Failed), humanize.Comma(rep.Unknown), humanize.Comma(rep.NotAttempted))
-		for _, e := range rep.Errors {
-			fmt.Fprintf(stdout, "  error: %s\n", e)
-		}
+		writeRestoreReport(stdout, path, rep)
 	}
 	switch {
 	case rep.OK():

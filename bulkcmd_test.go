@@ -545,3 +545,98 @@ func TestMeasureBulk(t *testing.T) {
 	}
 	t.Logf("restore: %v (%.0f keys/s)", time.Since(start).Round(time.Millisecond), rate(time.Since(start)))
 }
+
+func runRestoreArgs(t testing.TB, app *App, env bulkEnv, args ...string) bulkRun {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if env.stdin == nil {
+		env.stdin = strings.NewReader("")
+	}
+	code := restoreCmd(context.Background(), app, args, env, &out, &errb)
+	return bulkRun{code, out.String(), errb.String()}
+}
+
+// TestRestoreCommandReplaceAndUndo: restore --replace asks for the number
+// of keys in the backup; a restore writes a journal; restore JOURNAL
+// undoes an expire.
+func TestRestoreCommandReplaceAndUndo(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	ctx := context.Background()
+	srv, c := bulkServer(t)
+	populateKeys(t, c, 300, "r")
+	app := bulkApp(t, unixTarget(srv))
+	r := runBulkArgs(t, app, keys.OpDelete, bulkEnv{}, "r:*", "--yes")
+	if r.code != 0 {
+		t.Fatalf("delete: %+v", r)
+	}
+	backups, _ := filepath.Glob(filepath.Join(state, "redtop", "*.backup.jsonl"))
+	if len(backups) != 1 {
+		t.Fatalf("backups %v", backups)
+	}
+	c.Set(ctx, "r:1", "changed", 0)
+
+	// --replace, not a terminal, no --yes: refused, nothing sent.
+	r = runRestoreArgs(t, app, bulkEnv{}, backups[0], "--replace")
+	if r.code != 2 || !strings.Contains(r.stderr, "refusing to restore 300 keys with --replace without confirmation: stdin is not a terminal (pass --yes") {
+		t.Fatalf("--replace without --yes: %+v", r)
+	}
+	// A terminal, the wrong number: refused.
+	r = runRestoreArgs(t, app, bulkEnv{stdinTTY: true, stdin: strings.NewReader("299\n")}, backups[0], "--replace")
+	if r.code != 2 || !strings.Contains(r.stderr, "Type the number of keys in the backup (300)") || !strings.Contains(r.stderr, "not confirmed") {
+		t.Fatalf("wrong count: %+v", r)
+	}
+	if c.DBSize(ctx).Val() != 1 || c.Get(ctx, "r:1").Val() != "changed" {
+		t.Fatal("the keyspace changed before any confirmation")
+	}
+	// The number typed: restored, replacing r:1, with a journal.
+	r = runRestoreArgs(t, app, bulkEnv{stdinTTY: true, stdin: strings.NewReader("300\n")}, backups[0], "--replace")
+	if r.code != 0 || !strings.Contains(r.stdout, "restored 300 of 300 keys") || !strings.Contains(r.stdout, "existing (replaced): 0") ||
+		!strings.Contains(r.stdout, "journal: "+filepath.Join(state, "redtop")) {
+		t.Fatalf("--replace confirmed: %+v", r)
+	}
+	if c.DBSize(ctx).Val() != 300 || c.Get(ctx, "r:1").Val() == "changed" {
+		t.Fatal("the backup did not replace r:1")
+	}
+	// --yes: no question. Without --replace: no question either.
+	if r = runRestoreArgs(t, app, bulkEnv{}, backups[0], "--replace", "--yes"); r.code != 0 || strings.Contains(r.stderr, "Type") {
+		t.Fatalf("--replace --yes: %+v", r)
+	}
+	if r = runRestoreArgs(t, app, bulkEnv{}, backups[0]); r.code != 0 || !strings.Contains(r.stdout, "existing (skipped): 300") {
+		t.Fatalf("restore without --replace: %+v", r)
+	}
+	restoreJournals, _ := filepath.Glob(filepath.Join(state, "redtop", "*-restore.journal.jsonl"))
+	if len(restoreJournals) != 3 {
+		t.Fatalf("restore journals %v", restoreJournals)
+	}
+	raw, _ := os.ReadFile(restoreJournals[0])
+	if !strings.Contains(string(raw), `"op":"restore"`) || !strings.Contains(string(raw), `"result":"restored"`) || strings.Contains(string(raw), "password") {
+		t.Fatalf("restore journal:\n%s", raw)
+	}
+
+	// Undo an expire: the command names the journal to restore from.
+	c.Expire(ctx, "r:7", time.Hour)
+	r = runBulkArgs(t, app, keys.OpExpire, bulkEnv{}, "r:*", "5m", "--yes")
+	i := strings.Index(r.stdout, "undo with: redtop restore ")
+	if r.code != 0 || i < 0 {
+		t.Fatalf("expire: %+v", r)
+	}
+	journal := strings.TrimSpace(strings.SplitN(r.stdout[i+len("undo with: redtop restore "):], "\n", 2)[0])
+	if r = runRestoreArgs(t, app, bulkEnv{}, journal, "--replace"); r.code != 2 || !strings.Contains(r.stderr, "--replace goes with a backup file") {
+		t.Fatalf("undo with --replace: %+v", r)
+	}
+	c.Del(ctx, "r:9")
+	r = runRestoreArgs(t, app, bulkEnv{}, journal)
+	if r.code != 0 || !strings.Contains(r.stdout, "undo expire: put back the TTL of 299 of 300 keys") || !strings.Contains(r.stdout, "gone since: 1") {
+		t.Fatalf("undo: %+v", r)
+	}
+	if c.TTL(ctx, "r:1").Val() != -1 || c.TTL(ctx, "r:7").Val() < 59*time.Minute {
+		t.Fatalf("after the undo: r:1 TTL %v, r:7 TTL %v", c.TTL(ctx, "r:1").Val(), c.TTL(ctx, "r:7").Val())
+	}
+	// Not a redtop file: exit 2.
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte("hello\n"), 0o600)
+	if r = runRestoreArgs(t, app, bulkEnv{}, bad); r.code != 2 || !strings.Contains(r.stderr, "not a redtop backup") {
+		t.Fatalf("bad file: %+v", r)
+	}
+}

@@ -632,8 +632,8 @@ type flight struct {
 	werr error // the write failed (a *batchError)
 }
 
-// issue builds and sends a batch: one variadic UNLINK, or one PEXPIRE or
-// PERSIST per key.
+// issue builds and sends a batch: one variadic UNLINK, or PTTL then
+// PEXPIRE or PERSIST for each key (the PTTL is the key's undo record).
 func (r *bulkRun) issue(keys, gone []string) *flight {
 	f := &flight{seq: r.seq, keys: keys, gone: gone}
 	switch {
@@ -641,10 +641,12 @@ func (r *bulkRun) issue(keys, gone []string) *flight {
 		r.w.addVariadic("UNLINK", keys)
 	case r.opt.Op == OpExpire:
 		for _, k := range keys {
+			r.w.add("PTTL", k) // the undo record, read just before the write
 			r.w.add("PEXPIRE", k, r.ttlArg)
 		}
 	case r.opt.Op == OpPersist:
 		for _, k := range keys {
+			r.w.add("PTTL", k)
 			r.w.add("PERSIST", k)
 		}
 	}
@@ -798,52 +800,97 @@ func (r *bulkRun) deleteWithBackup(keys []string) (unsent []string, err error) {
 	return r.completeUnlink(r.issue(saved, gone))
 }
 
-// completePerKey books PEXPIRE's or PERSIST's replies, key by key; for
-// PERSIST's zeros it asks EXISTS to tell a key without TTL from one gone.
+// completePerKey books the replies of PTTL + PEXPIRE or PERSIST, key by
+// key, with each key's previous PTTL in the journal. For PERSIST's zeros,
+// the PTTL tells a key without TTL (-1) from one gone; EXISTS is asked
+// only where the PTTL did not answer.
 func (r *bulkRun) completePerKey(f *flight) (unsent []string, err error) {
 	keys := f.keys
 	cmd := strings.ToUpper(r.opt.Op.command())
 	res := make([]int64, len(keys))
-	var rerr error
+	prev := make([]int64, len(keys))
+	for i := range prev {
+		prev[i] = PrevUnknown
+	}
+	var rerr, perr error
 	out := 0
 	err = f.werr
 	if err == nil {
 		err = r.w.recv(f.s, func(i int, rp reply) error {
 			out += rp.size
+			k := i / 2
+			if i%2 == 0 { // PTTL
+				switch {
+				case rp.err != nil:
+					perr = firstErr(perr, rp.err)
+				case rp.kind != ':':
+					return fmt.Errorf("PTTL: unexpected reply %q", rp.kind)
+				default:
+					prev[k] = rp.n
+				}
+				return nil
+			}
 			switch {
 			case rp.err != nil:
 				rerr = firstErr(rerr, rp.err)
-				res[i] = -1
+				res[k] = -1
 			case rp.kind != ':':
 				return fmt.Errorf("%s: unexpected reply %q", cmd, rp.kind)
 			default:
-				res[i] = rp.n
+				res[k] = rp.n
 			}
 			return nil
 		})
 	}
+	at := time.Now().UnixMilli()
 	r.bytes(f.s.in, out)
 	var be *batchError
 	if err != nil && !errors.As(err, &be) {
 		// A reply we could not make sense of: everything sent is unknown.
-		be = &batchError{Written: len(keys), Read: 0, Err: err}
+		be = &batchError{Written: f.s.ncmd, Read: 0, Err: err}
 	}
-	known := len(keys)
+	known, written := len(keys), len(keys) // keys whose write's reply was read; whose write was sent whole
 	if be != nil {
-		known = be.Read
+		known, written = be.Read/2, be.Written/2
 	}
+	// The PTTL lookups, as the server counts them.
+	var thits, tmisses int64
+	for k := 0; k < written; k++ {
+		switch {
+		case prev[k] == PrevMissing:
+			tmisses++
+		case prev[k] != PrevUnknown:
+			thits++
+		}
+	}
+	r.book("pttl", thits+tmisses, thits, tmisses)
 	if err == nil && rerr == nil && r.opt.Op == OpPersist {
-		r.whyUnchanged(keys, res)
+		var ask []int
+		for i, n := range res {
+			switch {
+			case n != 0:
+			case prev[i] == PrevNoTTL:
+				res[i] = 2
+			case prev[i] == PrevUnknown:
+				ask = append(ask, i)
+			}
+		}
+		r.whyUnchanged(keys, res, ask)
 	}
 	var applied, gone, unch, refusedKeys []string
+	var donePrev []int64
+	var gonePrev, unchPrev []int64
 	for i := 0; i < known; i++ {
 		switch res[i] {
 		case 1:
 			applied = append(applied, keys[i])
+			donePrev = append(donePrev, prev[i])
 		case 0:
 			gone = append(gone, keys[i])
+			gonePrev = append(gonePrev, prev[i])
 		case 2: // persist: exists, had no TTL
 			unch = append(unch, keys[i])
+			unchPrev = append(unchPrev, prev[i])
 		default:
 			refusedKeys = append(refusedKeys, keys[i])
 		}
@@ -853,38 +900,41 @@ func (r *bulkRun) completePerKey(f *flight) (unsent []string, err error) {
 	r.rep.AlreadyGone += int64(len(gone))
 	r.rep.Unchanged += int64(len(unch))
 	if done := append(append(append([]string(nil), applied...), gone...), unch...); len(done) > 0 {
-		r.journal.batch(JournalBatch{Seq: f.seq, Result: ResultApplied,
-			Applied: int64(len(applied)), Gone: int64(len(gone)), Unchanged: int64(len(unch))}, done, gone, unch)
+		donePrev = append(append(donePrev, gonePrev...), unchPrev...)
+		r.journal.batchPrev(JournalBatch{Seq: f.seq, Result: ResultApplied, PrevAtMs: at,
+			Applied: int64(len(applied)), Gone: int64(len(gone)), Unchanged: int64(len(unch))}, done, gone, unch, donePrev)
 	}
 	if len(refusedKeys) > 0 {
 		bookRan(r.opt.Ledger, r.opt.Node, r.opt.Op.command(), rerr)
 		r.refused(f.seq, refusedKeys, rerr)
 	}
 	if be != nil {
-		if unknown := keys[be.Read:be.Written]; len(unknown) > 0 {
+		if unknown := keys[known:written]; len(unknown) > 0 {
 			r.book(r.opt.Op.command(), int64(len(unknown)), 0, 0)
 			r.rep.Unknown += int64(len(unknown))
-			r.journal.batch(JournalBatch{Seq: f.seq, Result: ResultUnknown, Error: be.Err.Error()}, unknown, nil, nil)
+			r.journal.batchPrev(JournalBatch{Seq: f.seq, Result: ResultUnknown, Error: be.Err.Error(), PrevAtMs: at},
+				unknown, nil, nil, prev[known:written])
 		}
-		return keys[be.Written:], r.transport(err, cmd)
+		return keys[written:], r.transport(err, cmd)
 	}
 	if rerr != nil {
 		return nil, explainBulk(r.opt.Op, rerr)
 	}
+	if perr != nil {
+		// The writes ran; their undo records are missing (-3). Stop here.
+		r.rep.Stopped = "refused"
+		return nil, fmt.Errorf("PTTL refused (%v): this batch's previous TTLs were not recorded (prev_pttl_ms -3); nothing more sent", perr)
+	}
 	return nil, nil
 }
 
-// whyUnchanged asks EXISTS for the keys PERSIST answered 0 for and marks
-// with 2 those that exist: they had no TTL. A key stays 0 (gone) only when
-// EXISTS says so; when EXISTS fails it is marked unchanged, which is true
-// either way (nothing was changed).
-func (r *bulkRun) whyUnchanged(keys []string, res []int64) {
-	var idx []int
-	for i, n := range res {
-		if n == 0 {
-			idx = append(idx, i)
-			r.w.add("EXISTS", keys[i])
-		}
+// whyUnchanged asks EXISTS for the keys at idx (PERSIST answered 0 and
+// their PTTL is unknown) and marks with 2 those that exist: they had no
+// TTL. A key stays 0 (gone) only when EXISTS says so; when EXISTS fails it
+// is marked unchanged, which is true either way (nothing was changed).
+func (r *bulkRun) whyUnchanged(keys []string, res []int64, idx []int) {
+	for _, i := range idx {
+		r.w.add("EXISTS", keys[i])
 	}
 	if len(idx) == 0 {
 		return

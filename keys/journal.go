@@ -47,6 +47,28 @@ import (
 //   - "refused": the server answered with an error (NOPERM, READONLY…):
 //     nothing was applied; "error" says what.
 //
+// Undo records (expire and persist): each key's PTTL is asked in the same
+// round trip, just before its PEXPIRE or PERSIST, and the applied and
+// unknown lines carry the answers in "prev_pttl_ms", one per key in the
+// order a reader gets them (keys, then keys_b64): milliseconds left, -1 no
+// TTL, -2 the key did not exist, -3 not recorded (PTTL failed or its reply
+// never came); "prev_at_ms" is the client's clock (Unix ms) when the
+// answers came. `redtop restore JOURNAL` reads them to undo the run: each
+// key changed gets PEXPIRE prev_pttl_ms - (now - prev_at_ms) back, or
+// PERSIST where it had no TTL. By hand, with jq:
+//
+//	jq -c 'select(.type=="batch" and .prev_pttl_ms) | [.keys, .prev_pttl_ms, .prev_at_ms]' JOURNAL
+//
+// (keys_b64 keys take the prev_pttl_ms values after those of keys).
+//
+// A restore (`redtop restore FILE`) writes a journal too: header op
+// "restore", "file" the backup (or journal, with "undo" its op) restored
+// from; one line per batch and outcome: "restored", "skipped_exists"
+// (exists, no --replace), "skipped_expired" (its TTL ran out since),
+// "skipped_gone" (undo: the key no longer exists), "failed" (the server
+// refused it, "error" says why), "unknown", "not_attempted"; the footer's
+// "report" is the RestoreReport.
+//
 // A journal without a footer is from a run that redtop itself did not
 // finish (killed): its last batch may be missing.
 const journalVersion = 1
@@ -63,6 +85,10 @@ type JournalHeader struct {
 	Pattern string    `json:"pattern"`
 	TTLms   int64     `json:"ttl_ms,omitempty"`
 	Backup  string    `json:"backup,omitempty"`
+	// File (op "restore"): the backup or journal restored from; Undo: the
+	// op of that journal when it was an expire or persist run undone.
+	File string `json:"file,omitempty"`
+	Undo Op     `json:"undo,omitempty"`
 }
 
 // JournalBatch is one line for the keys of a batch that share a result.
@@ -81,6 +107,11 @@ type JournalBatch struct {
 	UnchKeys    []string  `json:"unchanged_keys,omitempty"`
 	UnchKeysB64 []string  `json:"unchanged_keys_b64,omitempty"`
 	Error       string    `json:"error,omitempty"`
+	// PrevPTTL (expire and persist): each key's PTTL just before the
+	// write, in the order a reader gets the keys (keys, then keys_b64);
+	// PrevAtMs: the client's clock (Unix ms) when those answers came.
+	PrevPTTL []int64 `json:"prev_pttl_ms,omitempty"`
+	PrevAtMs int64   `json:"prev_at_ms,omitempty"`
 }
 
 // Batch results, as the journal spells them.
@@ -89,6 +120,20 @@ const (
 	ResultUnknown      = "unknown"
 	ResultNotAttempted = "not_attempted"
 	ResultRefused      = "refused"
+
+	// Restore journals (op "restore").
+	ResultRestored       = "restored"
+	ResultSkippedExists  = "skipped_exists"
+	ResultSkippedExpired = "skipped_expired"
+	ResultSkippedGone    = "skipped_gone"
+	ResultFailed         = "failed"
+)
+
+// PTTL answers recorded in prev_pttl_ms, besides a number of milliseconds.
+const (
+	PrevNoTTL   = -1 // the key had no TTL
+	PrevMissing = -2 // the key did not exist
+	PrevUnknown = -3 // not recorded: PTTL failed or its reply never came
 )
 
 // JournalFooter closes a journal.
@@ -96,6 +141,16 @@ type JournalFooter struct {
 	Type   string      `json:"type"` // "footer"
 	Time   time.Time   `json:"time"`
 	Report *BulkReport `json:"report"`
+	// Restore is the report of a restore journal (op "restore"), read
+	// from the same "report" field.
+	Restore *RestoreReport `json:"-"`
+}
+
+// restoreFooter closes a restore journal.
+type restoreFooter struct {
+	Type   string         `json:"type"` // "footer"
+	Time   time.Time      `json:"time"`
+	Report *RestoreReport `json:"report"`
 }
 
 // splitUTF8 sorts keys into those JSON can carry as they are and the
@@ -109,6 +164,26 @@ func splitUTF8(keys []string) (plain, b64 []string) {
 		}
 	}
 	return plain, b64
+}
+
+// splitUTF8Prev is splitUTF8 that also reorders prev, one value per key,
+// to match: plain keys first, then the base64 ones.
+func splitUTF8Prev(keys []string, prev []int64) (plain, b64 []string, ordered []int64) {
+	if prev == nil {
+		plain, b64 = splitUTF8(keys)
+		return plain, b64, nil
+	}
+	var pp, pb []int64
+	for i, k := range keys {
+		if utf8.ValidString(k) {
+			plain = append(plain, k)
+			pp = append(pp, prev[i])
+		} else {
+			b64 = append(b64, base64.StdEncoding.EncodeToString([]byte(k)))
+			pb = append(pb, prev[i])
+		}
+	}
+	return plain, b64, append(pp, pb...)
 }
 
 // joinUTF8 is the inverse of splitUTF8.
@@ -197,9 +272,15 @@ func (j *journal) write(v any) error {
 
 // batch writes one batch line for keys with a result.
 func (j *journal) batch(b JournalBatch, keys, gone, unchanged []string) error {
+	return j.batchPrev(b, keys, gone, unchanged, nil)
+}
+
+// batchPrev is batch with each key's PTTL before the write (prev[i] for
+// keys[i]); b.PrevAtMs must be set by the caller.
+func (j *journal) batchPrev(b JournalBatch, keys, gone, unchanged []string, prev []int64) error {
 	b.Type = "batch"
 	b.Time = time.Now().UTC()
-	b.Keys, b.KeysB64 = splitUTF8(keys)
+	b.Keys, b.KeysB64, b.PrevPTTL = splitUTF8Prev(keys, prev)
 	b.GoneKeys, b.GoneKeysB64 = splitUTF8(gone)
 	b.UnchKeys, b.UnchKeysB64 = splitUTF8(unchanged)
 	return j.write(b)
@@ -229,6 +310,22 @@ type JournalKeys struct {
 	Refused      []string
 	// AppliedCount and GoneCount add up the counts of the applied lines.
 	AppliedCount, GoneCount int64
+
+	// Prev (expire and persist journals): the TTL each key had before the
+	// run, for the keys the run changed or may have changed (applied and
+	// unknown), in journal order.
+	Prev []PrevTTL
+
+	// Restore journals: what became of each key.
+	Restored, SkippedExists, SkippedExpired, SkippedGone, Failed []string
+}
+
+// PrevTTL is a key's TTL before an expire or persist run changed it.
+type PrevTTL struct {
+	Key    string
+	PTTLms int64 // PrevNoTTL, PrevMissing, PrevUnknown or milliseconds
+	AtMs   int64 // client clock, Unix ms, when PTTL answered
+	Result string
 }
 
 // ReadJournal reads a journal back.
@@ -259,6 +356,14 @@ func ReadJournal(r io.Reader) (*JournalKeys, error) {
 			}
 		case "footer":
 			out.Footer = &JournalFooter{}
+			if out.Header.Op == OpRestore {
+				var rf restoreFooter
+				if err := json.Unmarshal(line, &rf); err != nil {
+					return out, fmt.Errorf("journal line %d: %v", n, err)
+				}
+				out.Footer.Type, out.Footer.Time, out.Footer.Restore = rf.Type, rf.Time, rf.Report
+				break
+			}
 			if err := json.Unmarshal(line, out.Footer); err != nil {
 				return out, fmt.Errorf("journal line %d: %v", n, err)
 			}
@@ -273,7 +378,34 @@ func ReadJournal(r io.Reader) (*JournalKeys, error) {
 			if err := errors.Join(err1, err2, err3); err != nil {
 				return out, fmt.Errorf("journal line %d: %v", n, err)
 			}
+			if len(b.PrevPTTL) > 0 && len(b.PrevPTTL) != len(keys) {
+				return out, fmt.Errorf("journal line %d: %d prev_pttl_ms for %d keys", n, len(b.PrevPTTL), len(keys))
+			}
+			if len(b.PrevPTTL) > 0 && (b.Result == ResultApplied || b.Result == ResultUnknown) {
+				skip := map[string]bool{}
+				for _, k := range gone {
+					skip[k] = true
+				}
+				for _, k := range unch {
+					skip[k] = true
+				}
+				for i, k := range keys {
+					if !skip[k] {
+						out.Prev = append(out.Prev, PrevTTL{Key: k, PTTLms: b.PrevPTTL[i], AtMs: b.PrevAtMs, Result: b.Result})
+					}
+				}
+			}
 			switch b.Result {
+			case ResultRestored:
+				out.Restored = append(out.Restored, keys...)
+			case ResultSkippedExists:
+				out.SkippedExists = append(out.SkippedExists, keys...)
+			case ResultSkippedExpired:
+				out.SkippedExpired = append(out.SkippedExpired, keys...)
+			case ResultSkippedGone:
+				out.SkippedGone = append(out.SkippedGone, keys...)
+			case ResultFailed:
+				out.Failed = append(out.Failed, keys...)
 			case ResultApplied:
 				skip := map[string]bool{}
 				for _, k := range gone {

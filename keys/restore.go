@@ -14,6 +14,9 @@ import (
 	"redtop/redisinfo"
 )
 
+// OpRestore names a restore in its journal.
+const OpRestore Op = "restore"
+
 // RestoreOptions shape a Restore.
 type RestoreOptions struct {
 	// Replace overwrites keys that exist again (RESTORE … REPLACE);
@@ -26,6 +29,12 @@ type RestoreOptions struct {
 	Timeout time.Duration // deadline of each round trip; 0 means DefaultTimeout
 	Caps    *Caps         // when set, a read-only server or user is refused up front
 	Abort   <-chan struct{}
+
+	// JournalDir is where the restore's journal goes ("" means
+	// StateDir()); a dry run writes none. Target names the server in it
+	// (never with a password); "" uses w's address.
+	JournalDir string
+	Target     string
 
 	Node     string
 	Ledger   *redisinfo.Ledger
@@ -49,6 +58,13 @@ type RestoreReport struct {
 	Unknown      int64 `json:"unknown"`       // sent, no reply: may or may not be restored
 	NotAttempted int64 `json:"not_attempted"` // in the file, never sent (the run stopped)
 
+	// Undo (restore from an expire or persist journal): the op undone;
+	// Gone counts keys that no longer exist (nothing to put back).
+	Undo Op    `json:"undo,omitempty"`
+	Gone int64 `json:"gone,omitempty"`
+
+	Journal string `json:"journal,omitempty"` // this restore's own journal
+
 	Errors  []string `json:"errors,omitempty"` // the first distinct error replies
 	Stopped string   `json:"stopped,omitempty"`
 	Error   string   `json:"error,omitempty"`
@@ -71,6 +87,12 @@ func (r *RestoreReport) OK() bool {
 // are skipped and counted. A key that exists again is skipped (BUSYKEY)
 // and counted, unless Replace. Cancelling ctx stops after the batch in
 // flight; Abort cuts it.
+//
+// path may also be the journal of an expire or persist run: then Restore
+// puts back the TTLs the keys had before it (see undo).
+//
+// Unless DryRun, the restore writes its own journal (op "restore"), batch
+// by batch, and names it in the report.
 func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptions) (*RestoreReport, error) {
 	if opt.Batch <= 0 {
 		opt.Batch = DefaultBatch
@@ -88,6 +110,13 @@ func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptio
 		if opt.Caps != nil && opt.Caps.ReadOnly {
 			return nil, fmt.Errorf("%w: nothing restored: %s", ErrReadOnly, opt.Caps.ReadOnlyReason)
 		}
+	}
+	kind, err := FileKind(path)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "redtop-journal" {
+		return undo(ctx, w, path, opt)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -111,8 +140,13 @@ func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptio
 		}
 		l.Bytes(opt.Node, int64(c.helloIn), int64(c.helloOut))
 	}
-	stopWatch := c.watch(opt.Abort)
 	rs := &restoreRun{opt: opt, rep: rep, c: c}
+	if !opt.DryRun {
+		if err := rs.openJournal(w, JournalHeader{File: path, Pattern: br.Header.Pattern}); err != nil {
+			return nil, err
+		}
+	}
+	stopWatch := c.watch(opt.Abort)
 	err = rs.run(ctx, br)
 	stopWatch()
 	if err != nil {
@@ -126,25 +160,95 @@ func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptio
 		}
 		rep.Error = err.Error()
 		// The keys left in the file were not attempted.
+		var left []string
 		for {
-			if _, nerr := br.Next(); nerr != nil {
+			e, nerr := br.Next()
+			if nerr != nil {
 				break
 			}
 			rep.Keys++
 			rep.NotAttempted++
+			if left = append(left, string(e.Key)); len(left) == opt.Batch {
+				rs.line(ResultNotAttempted, left, "", nil, 0)
+				left = left[:0]
+			}
 		}
+		rs.line(ResultNotAttempted, left, "", nil, 0)
 	}
-	rep.Elapsed = time.Since(start)
-	if s := rep.Elapsed.Seconds(); s > 0 {
-		rep.KeysPerSec = float64(rep.Keys) / s
-	}
-	return rep, err
+	return rs.finish(start, err)
 }
 
 type restoreRun struct {
 	opt RestoreOptions
 	rep *RestoreReport
 	c   *wconn
+	j   *journal // nil in a dry run
+	seq int
+}
+
+// openJournal creates the restore's journal and writes its header; h
+// brings File, Pattern and (undo) Undo.
+func (rs *restoreRun) openJournal(w *redis.Client, h JournalHeader) error {
+	dir := rs.opt.JournalDir
+	if dir == "" {
+		d, err := StateDir()
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	target := rs.opt.Target
+	if target == "" {
+		target = w.Options().Addr
+		if w.Options().Network == "unix" {
+			target = "unix:" + target
+		}
+	}
+	now := time.Now()
+	j, err := createJournal(dir, fileStem(now, OpRestore))
+	if err != nil {
+		return err
+	}
+	h.Type, h.Format, h.Version, h.Time = "header", "redtop-journal", journalVersion, now.UTC()
+	h.Target, h.DB, h.Op = target, w.Options().DB, OpRestore
+	if err := j.write(h); err != nil {
+		j.close()
+		os.Remove(j.path)
+		return err
+	}
+	rs.j = j
+	rs.rep.Journal = j.path
+	return nil
+}
+
+// line journals keys that share a result; prev, when set, holds each
+// key's PTTL before the write, answered at atMs.
+func (rs *restoreRun) line(result string, keys []string, errText string, prev []int64, atMs int64) {
+	if rs.j == nil || len(keys) == 0 {
+		return
+	}
+	rs.j.batchPrev(JournalBatch{Seq: rs.seq, Result: result, Error: errText, PrevAtMs: atMs}, keys, nil, nil, prev)
+}
+
+// finish closes the journal with the report as its footer.
+func (rs *restoreRun) finish(start time.Time, err error) (*RestoreReport, error) {
+	rep := rs.rep
+	rep.Elapsed = time.Since(start)
+	if s := rep.Elapsed.Seconds(); s > 0 {
+		rep.KeysPerSec = float64(rep.Keys) / s
+	}
+	if rs.j != nil {
+		ferr := rs.j.write(restoreFooter{Type: "footer", Time: time.Now().UTC(), Report: rep})
+		if cerr := rs.j.close(); ferr == nil && cerr != nil {
+			ferr = fmt.Errorf("journal %s: %w", rs.j.path, cerr)
+		}
+		rs.j = nil
+		if ferr != nil && err == nil {
+			err = ferr
+			rep.Error = ferr.Error()
+		}
+	}
+	return rep, err
 }
 
 func (rs *restoreRun) run(ctx context.Context, br *BackupReader) error {
@@ -185,22 +289,34 @@ func (rs *restoreRun) flush(ctx context.Context, batch []BackupEntry) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	rs.seq++
+	names := func(es []BackupEntry) []string {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = string(e.Key)
+		}
+		return out
+	}
 	if isClosed(rs.opt.Abort) {
 		rs.rep.NotAttempted += int64(len(batch))
+		rs.line(ResultNotAttempted, names(batch), "", nil, 0)
 		return errAborted
 	}
 	if err := ctx.Err(); err != nil {
 		rs.rep.NotAttempted += int64(len(batch))
+		rs.line(ResultNotAttempted, names(batch), "", nil, 0)
 		return err
 	}
 	now := rs.opt.now()
 	var sent []BackupEntry
+	var expired []string
 	for _, e := range batch {
 		ttl := int64(0)
 		if e.PTTLms >= 0 {
 			ttl = e.PTTLms - now.Sub(time.UnixMilli(e.AtMs)).Milliseconds()
 			if ttl <= 0 {
 				rs.rep.Expired++
+				expired = append(expired, string(e.Key))
 				continue
 			}
 		}
@@ -215,9 +331,12 @@ func (rs *restoreRun) flush(ctx context.Context, batch []BackupEntry) error {
 		}
 		sent = append(sent, e)
 	}
+	rs.line(ResultSkippedExpired, expired, "", nil, 0)
 	if len(sent) == 0 {
 		return nil
 	}
+	outcome := make([]string, len(sent)) // per key sent: its journal result
+	var failErr string
 	cmd := "restore"
 	if rs.opt.DryRun {
 		cmd = "exists"
@@ -244,29 +363,60 @@ func (rs *restoreRun) flush(ctx context.Context, batch []BackupEntry) error {
 		case rp.err == nil:
 			calls++
 			rs.rep.Restored++ // with REPLACE, OK whether the key existed or not
+			outcome[i] = ResultRestored
 		case strings.HasPrefix(rp.err.Error(), "BUSYKEY"):
 			calls++
 			rs.rep.Existing++
+			outcome[i] = ResultSkippedExists
 		case isRejected(rp.err):
 			// NOPERM, READONLY, OOM…: the next ones would be refused too.
 			refused = firstErr(refused, rp.err)
 			rs.rep.Failed++
 			rs.noteError(e2s(sent[i].Key, rp.err))
+			outcome[i] = ResultFailed
 		default:
 			calls++
 			rs.rep.Failed++
 			rs.noteError(e2s(sent[i].Key, rp.err))
+			outcome[i] = ResultFailed
+		}
+		if outcome[i] == ResultFailed && failErr == "" {
+			failErr = rp.err.Error()
 		}
 		return nil
 	})
+	var be *batchError
+	if err != nil && errors.As(err, &be) {
+		for i := be.Read; i < len(sent); i++ {
+			outcome[i] = ResultUnknown
+			if i >= be.Written {
+				outcome[i] = ResultNotAttempted
+			}
+		}
+	}
+	byResult := map[string][]string{}
+	for i, o := range outcome {
+		byResult[o] = append(byResult[o], string(sent[i].Key))
+	}
+	for _, res := range []string{ResultRestored, ResultSkippedExists, ResultFailed, ResultUnknown, ResultNotAttempted} {
+		text := ""
+		switch res {
+		case ResultFailed:
+			text = failErr
+		case ResultUnknown:
+			if be != nil {
+				text = be.Err.Error()
+			}
+		}
+		rs.line(res, byResult[res], text, nil, 0)
+	}
 	if l := rs.opt.Ledger; l != nil {
 		l.Call(rs.opt.Node, cmd, calls)
 		l.Lookups(rs.opt.Node, hits, misses)
 		l.Bytes(rs.opt.Node, int64(in), int64(out))
 	}
 	if err != nil {
-		var be *batchError
-		if errors.As(err, &be) {
+		if be != nil {
 			rs.rep.Unknown += int64(be.Written - be.Read)
 			rs.rep.NotAttempted += int64(len(sent) - be.Written)
 			if l := rs.opt.Ledger; l != nil {

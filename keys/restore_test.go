@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,5 +218,57 @@ func TestRestoreRefusals(t *testing.T) {
 	res, err := Restore(ctx, b.writer, cut, RestoreOptions{})
 	if err == nil || res.Restored != 1 || res.Stopped != "damaged file" || b.dbsize(t) != 1 {
 		t.Fatalf("restore of a damaged file: %+v %v", res, err)
+	}
+}
+
+// TestRestoreJournal: a restore writes a journal: header op "restore" with
+// the file, one line per batch and outcome, the report as footer.
+func TestRestoreJournal(t *testing.T) {
+	ctx := context.Background()
+	b := newBulkRig(t)
+	a := b.admin
+	b.set(t, "r:1", "r:2", "r:3", "r:\xff")
+	a.Set(ctx, "r:short", "v", 30*time.Second)
+	a.Set(ctx, "r:big", strings.Repeat("b", 400<<10), 0) // a line longer than CountBackup's buffer
+	opt := b.opts(OpDelete, "r:*")
+	opt.Backup = true
+	rep, err := RunBulk(ctx, b.reader, b.writer, opt, nil)
+	if err != nil || rep.BackupKeys != 6 {
+		t.Fatalf("delete: %+v %v", rep, err)
+	}
+	if n, err := CountBackup(rep.Backup); n != 6 || err != nil {
+		t.Fatalf("CountBackup %d %v", n, err)
+	}
+	a.Set(ctx, "r:2", "new", 0)
+	res, err := Restore(ctx, b.writer, rep.Backup, RestoreOptions{JournalDir: b.dir, Target: "unix:/x.sock", Batch: 2,
+		now: func() time.Time { return time.Now().Add(time.Minute) }})
+	if err != nil || res.Restored != 4 || res.Existing != 1 || res.Expired != 1 || res.Journal == "" {
+		t.Fatalf("restore %+v %v", res, err)
+	}
+	j := readJournal(t, res.Journal)
+	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+	if j.Header.Op != OpRestore || j.Header.File != rep.Backup || j.Header.Target != "unix:/x.sock" || j.Header.Pattern != "r:*" ||
+		!slices.Equal(sorted(j.Restored), []string{"r:1", "r:3", "r:big", "r:\xff"}) || !slices.Equal(j.SkippedExists, []string{"r:2"}) ||
+		!slices.Equal(j.SkippedExpired, []string{"r:short"}) || j.Footer == nil || j.Footer.Restore == nil ||
+		j.Footer.Restore.Restored != 4 || j.Footer.Restore.Journal != res.Journal {
+		t.Fatalf("journal %+v restored %q exists %q expired %q footer %+v", j.Header, j.Restored, j.SkippedExists, j.SkippedExpired, j.Footer)
+	}
+	if fi, err := os.Stat(res.Journal); err != nil || fi.Mode().Perm() != 0o600 || !strings.Contains(filepath.Base(res.Journal), "-restore") {
+		t.Fatalf("journal file %v %v", fi, err)
+	}
+	// A dry run writes none.
+	dry, err := Restore(ctx, b.writer, rep.Backup, RestoreOptions{JournalDir: b.dir, DryRun: true})
+	if err != nil || dry.Journal != "" {
+		t.Fatalf("dry run %+v %v", dry, err)
+	}
+	// Aborted before the first batch: the keys are journaled not attempted.
+	abort := make(chan struct{})
+	close(abort)
+	stop, err := Restore(ctx, b.writer, rep.Backup, RestoreOptions{JournalDir: b.dir, Batch: 2, Abort: abort})
+	if err == nil || stop == nil || stop.NotAttempted != 6 || stop.Stopped != "aborted" {
+		t.Fatalf("cancelled restore %+v %v", stop, err)
+	}
+	if j := readJournal(t, stop.Journal); len(j.NotAttempted) != 6 || j.Footer == nil {
+		t.Fatalf("cancelled restore journal: %d not attempted", len(j.NotAttempted))
 	}
 }
