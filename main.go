@@ -214,6 +214,9 @@ type App struct {
 	Ledger   *redisinfo.Ledger
 	Poller   *redisinfo.Poller
 	Browse   browseOptions
+	// ClusterMasters is the number of masters watched; 0 for a single server.
+	ClusterMasters int
+
 	keys     *keySource
 	activity *activitySource
 }
@@ -230,27 +233,68 @@ func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, 
 	}
 	ledger := redisinfo.NewLedger()
 	ledger.Call(t.Addr, "ping", 1)
-	nodes := []redisinfo.Node{{Addr: t.Addr, Client: client}}
-	return &App{
-		Target:   t,
-		Interval: interval,
-		Client:   client,
-		Ledger:   ledger,
-		Poller:   redisinfo.NewPoller(nodes, ledger, t.Timeout),
-	}, nil
+	app := &App{Target: t, Interval: interval, Client: client, Ledger: ledger}
+	nodes, err := app.clusterNodes(pctx)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	if nodes == nil { // a single server: a set of one node
+		nodes = []redisinfo.Node{{Addr: t.Addr, Client: client}}
+	}
+	app.Poller = redisinfo.NewPoller(nodes, ledger, t.Timeout)
+	return app, nil
+}
+
+// clusterNodes returns one node per master when the target is a Redis
+// Cluster (-c, or cluster_enabled:1 on the seed), nil otherwise. The
+// overview then sums over the masters (replicas would count every key
+// twice).
+func (a *App) clusterNodes(ctx context.Context) ([]redisinfo.Node, error) {
+	t := a.Target
+	if !t.Cluster {
+		text, err := a.Client.Info(ctx, "cluster").Result()
+		if err != nil || !redisinfo.IsCluster(redisinfo.Parse(text)) {
+			return nil, nil // not a cluster, or INFO refused: one node
+		}
+		a.Ledger.Call(t.Addr, "info", 1)
+	}
+	if t.DB != 0 {
+		return nil, fmt.Errorf("%s is a Redis Cluster: it has only database 0 (drop -n %d)", t, t.DB)
+	}
+	found, err := redisinfo.DiscoverCluster(ctx, a.Client, t, a.Ledger)
+	if err != nil {
+		return nil, conn.Explain(err, t)
+	}
+	masters := redisinfo.Masters(found)
+	if len(masters) == 0 {
+		return nil, fmt.Errorf("%s: the cluster has no master with slots yet", t)
+	}
+	a.ClusterMasters = len(masters)
+	return redisinfo.NodesFor(t, masters), nil
 }
 
 // Model builds the dashboard's root model.
 func (a *App) Model(ctx context.Context) *ui.Model {
-	a.keys = newKeySource(a, a.Browse)
 	a.activity = newActivitySource(a, a.Browse.monitorLimit)
+	target := a.Target.String()
+	var ks ui.KeySource
+	if a.ClusterMasters == 0 {
+		a.keys = newKeySource(a, a.Browse)
+		ks = a.keys
+	} else {
+		// The key browser scans one node; until it scans every master, it
+		// is not offered on a cluster. Clients, slow log and MONITOR show
+		// the seed node, named in the top bar.
+		target = fmt.Sprintf("cluster of %d masters, panes on %s", a.ClusterMasters, a.Target)
+	}
 	return ui.New(ctx, ui.Config{
 		Source:    a.Poller,
-		Target:    a.Target.String(),
+		Target:    target,
 		DB:        a.Target.DB,
 		Interval:  a.Interval,
 		Explain:   func(err error) string { return conn.Explain(err, a.Target).Error() },
-		Keys:      a.keys,
+		Keys:      ks,
 		Delimiter: a.Browse.delimiter,
 		KeyPrefix: a.Browse.keyPrefix,
 
@@ -268,6 +312,9 @@ func (a *App) Close() error {
 	}
 	if a.activity != nil {
 		a.activity.Close()
+	}
+	if a.ClusterMasters > 0 {
+		a.Client.Close() // the seed: not one of the poller's clients
 	}
 	return a.Poller.Close()
 }

@@ -45,6 +45,7 @@ type Config struct {
 	SNI      string
 	Insecure bool
 	Timeout  time.Duration
+	Cluster  bool
 
 	fs *pflag.FlagSet
 }
@@ -67,6 +68,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SNI, "sni", "", "server name for TLS SNI and certificate checks")
 	fs.BoolVar(&c.Insecure, "insecure", false, "skip TLS certificate verification (the only way to; also allows skip_verify=true in a URI)")
 	fs.DurationVar(&c.Timeout, "timeout", 2*time.Second, "deadline for connecting and for each command")
+	fs.BoolVarP(&c.Cluster, "cluster", "c", false, "Redis Cluster: watch every master (also automatic when the server has cluster_enabled:1)")
 }
 
 func (c *Config) changed(name string) bool {
@@ -82,6 +84,7 @@ type Target struct {
 	Password string
 	TLS      *tls.Config
 	Timeout  time.Duration
+	Cluster  bool // watch every master of a Redis Cluster
 }
 
 // String names the target for humans: never includes the password.
@@ -105,7 +108,7 @@ func (t Target) String() string {
 // readPassword is called for --askpass.
 func (c *Config) Resolve(getenv func(string) string, readPassword func() (string, error)) (Target, []string, error) {
 	var warnings []string
-	t := Target{Network: "tcp", Addr: net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), DB: c.DB, Timeout: c.Timeout}
+	t := Target{Network: "tcp", Addr: net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), DB: c.DB, Timeout: c.Timeout, Cluster: c.Cluster}
 	if t.Timeout <= 0 {
 		t.Timeout = 2 * time.Second
 	}

@@ -53,6 +53,8 @@ func Explain(err error, t Target) error {
 		return fmt.Errorf("%s has no password set, but one was given: drop -a/--askpass/REDISCLI_AUTH", where)
 	case strings.HasPrefix(msg, "NOPERM"):
 		return fmt.Errorf("permission denied at %s: %s", where, msg)
+	case strings.Contains(msg, "SELECT is not allowed in cluster mode"):
+		return fmt.Errorf("%s is a Redis Cluster: it has only database 0 (drop -n %d)", where, t.DB)
 	case strings.Contains(msg, "DB index is out of range"):
 		return fmt.Errorf("%s has no database %d (see its 'databases' setting)", where, t.DB)
 	case errors.As(err, &dnsErr):
