@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/redis/go-redis/v9"
 	"redtop/internal/redisproc"
 )
@@ -42,4 +43,21 @@ func TestOnceOnACluster(t *testing.T) {
 	if code, _, errOut := runArgs(t, "-h", host, "-p", port, "-n", "1", "--once"); code != 1 || !strings.Contains(errOut, "only database 0") {
 		t.Fatalf("-n 1 on a cluster: exit %d, %q", code, errOut)
 	}
+}
+
+// TestDashboardOnACluster drives the TUI on a cluster: the overview sums
+// the masters, the key browser is not offered, the other panes work on the
+// seed node.
+func TestDashboardOnACluster(t *testing.T) {
+	cl := redisproc.ClusterForTest(t, 3, 0)
+	srv := cl.Nodes[0]
+	d, _ := startBrowsing(t, srv, 120, 30)
+	d.expect("cluster of 3 masters", "[overview]", "clients")
+	if top, _, _ := strings.Cut(ansi.Strip(d.screen()), "\n"); strings.Contains(top, " keys ") {
+		t.Fatalf("key browser offered on a cluster:\n%s", d.screen())
+	}
+	d.keys("2")
+	d.expect("[clients]", "◆redtop")
+	d.keys("1")
+	d.expect("[overview]")
 }
