@@ -52,7 +52,7 @@ func TestDashboardOnACluster(t *testing.T) {
 	cl := redisproc.ClusterForTest(t, 3, 0)
 	srv := cl.Nodes[0]
 	d, _ := startBrowsing(t, srv, 120, 30)
-	d.expect("cluster of 3 masters", "[overview]", "clients")
+	d.expect("cluster of 3 masters", "[overview]", "clients", "Nodes · 3 masters", cl.Nodes[0].Addr(), cl.Nodes[2].Addr())
 	if top, _, _ := strings.Cut(ansi.Strip(d.screen()), "\n"); strings.Contains(top, " keys ") {
 		t.Fatalf("key browser offered on a cluster:\n%s", d.screen())
 	}

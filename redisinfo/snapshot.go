@@ -41,9 +41,16 @@ type Snapshot struct {
 
 // NodeStatus is one node's last poll.
 type NodeStatus struct {
-	Addr   string
-	Role   string
-	LastOK time.Time
+	Addr     string
+	Role     string
+	LastOK   time.Time
+	Keys     int64   // over every database
+	Used     int64   // used_memory
+	Clients  int64   // connected_clients
+	Ops      float64 // per second over the node's last interval
+	HitRate  float64 // over the node's last interval; NaN without lookups
+	Lookups  int64
+	MemLevel Level
 }
 
 // Memory gauges. Percent is of maxmemory, -1 when there is no limit.
@@ -153,7 +160,18 @@ func (t *Tracker) snapshot(at time.Time) Snapshot {
 	for i, a := range addrs {
 		n := t.nodes[a]
 		in := n.info
-		s.Nodes = append(s.Nodes, NodeStatus{Addr: a, Role: in.Str("role"), LastOK: n.at})
+		ns := NodeStatus{Addr: a, Role: in.Str("role"), LastOK: n.at, Used: in.Int("used_memory"),
+			Clients: in.Int("connected_clients"), HitRate: math.NaN()}
+		for _, st := range in.Keyspace {
+			ns.Keys += st.Keys
+		}
+		if r := ratesOf(n.last, n.lastDt); n.lastDt > 0 {
+			ns.Ops, ns.HitRate, ns.Lookups = r.Ops, r.HitRate, r.Lookups
+		}
+		if mx := in.Int("maxmemory"); mx > 0 {
+			ns.MemLevel = Memory{Percent: float64(ns.Used) / float64(mx) * 100}.Level()
+		}
+		s.Nodes = append(s.Nodes, ns)
 		hits += in.Int("keyspace_hits")
 		misses += in.Int("keyspace_misses")
 		s.InstantOps += in.Int("instantaneous_ops_per_sec")

@@ -22,12 +22,14 @@ type Tracker struct {
 }
 
 type nodeState struct {
-	at    time.Time
-	runID string
-	c     counters
-	own   Own
-	carry carry
-	info  Info
+	at     time.Time
+	runID  string
+	c      counters
+	own    Own
+	carry  carry
+	info   Info
+	last   counters      // the node's own last delta, for the nodes table
+	lastDt time.Duration // and its span; 0 before the second sample
 }
 
 type tick struct {
@@ -92,6 +94,7 @@ func (t *Tracker) Add(samples []NodeSample) Snapshot {
 		carry := prev.carry
 		d.subtractOwn(diffOwn(s.Own, prev.own), &carry)
 		t.nodes[s.Node].carry = carry
+		t.nodes[s.Node].last, t.nodes[s.Node].lastDt = d, s.At.Sub(prev.at)
 		sum.add(d)
 		any = true
 	}

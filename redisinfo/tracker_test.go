@@ -184,6 +184,10 @@ func TestNodesAreSummed(t *testing.T) {
 	if len(s.Nodes) != 2 {
 		t.Fatalf("nodes %v", s.Nodes)
 	}
+	na, nb := s.Nodes[0], s.Nodes[1]
+	if !near(na.HitRate, 0.9) || !near(nb.HitRate, 0.1) || na.Keys != 10 || nb.Keys != 30 || !near(na.Ops, 100) || nb.MemLevel != Crit {
+		t.Fatalf("per node: %+v %+v", na, nb)
+	}
 }
 
 func TestFailedPollKeepsLastData(t *testing.T) {

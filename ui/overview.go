@@ -66,7 +66,7 @@ func (o *overview) View() string {
 	return lipgloss.JoinVertical(lipgloss.Left,
 		row(0, "Hit rate", o.hitRate(inner0, c[0]), "Throughput", o.throughput(inner1, c[0])),
 		row(1, "Memory", o.memory(inner0, c[1]), "Clients · network", o.clients(c[1])),
-		row(2, "Keyspace", o.keyspace(c[2]), "Server · persistence", o.server(c[2])),
+		row(2, o.keyspaceTitle(), o.keyspace(c[2]), "Server · persistence", o.server(c[2])),
 	)
 }
 
@@ -260,10 +260,39 @@ func rtt(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 }
 
+func (o *overview) keyspaceTitle() string {
+	if n := len(o.snap.Nodes); n > 1 {
+		return fmt.Sprintf("Nodes · %d masters", n)
+	}
+	return "Keyspace"
+}
+
+// nodes is the table of a cluster's masters, in place of the keyspace.
+func (o *overview) nodes(h int) []string {
+	st := o.st
+	widths := []int{21, 9, 8, 8, 0}
+	lines := []string{" " + st.Muted.Render(columns([]string{"node", "keys", "memory", "ops/s", "hit"}, widths))}
+	for i, n := range o.snap.Nodes {
+		if i == h-2 && len(o.snap.Nodes) > h-1 {
+			lines = append(lines, st.Muted.Render(fmt.Sprintf("  +%d more", len(o.snap.Nodes)-i)))
+			break
+		}
+		mem := size(n.Used)
+		if n.MemLevel != redisinfo.OK {
+			mem = st.Level(n.MemLevel).Render(mem + " " + n.MemLevel.String())
+		}
+		lines = append(lines, " "+columns([]string{n.Addr, count(n.Keys), mem, rate(n.Ops), pct(n.HitRate)}, widths))
+	}
+	return lines
+}
+
 func (o *overview) keyspace(h int) []string {
 	s, st := o.snap, o.st
 	if !s.Ready() {
 		return nil
+	}
+	if len(s.Nodes) > 1 {
+		return o.nodes(h)
 	}
 	dbs := make([]int, 0, len(s.Keyspace)+1)
 	seen := false
