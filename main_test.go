@@ -42,7 +42,8 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 	for _, f := range []string{"-h, --host", "-p, --port", "-s, --socket", "-n, --db", "-u, --uri", "--user", "-a, --pass",
 		"--askpass", "--tls", "--cacert", "--cert", "--key", "--sni", "--insecure", "--timeout",
-		"--interval", "--once", "--json", "--demo", "--version", "--help"} {
+		"-c, --cluster", "--interval", "--once", "--json", "--demo", "--delimiter", "--key-prefix", "--readonly", "--monitor-limit",
+		"--version", "--help", "keys scan", "monitor", "restore"} {
 		if !strings.Contains(out, f) {
 			t.Errorf("--help lacks %s", f)
 		}
