@@ -31,11 +31,16 @@ func TestOnceOnACluster(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var rep struct {
-		Nodes    int
-		Keyspace map[string]struct{ Keys int64 }
+		Nodes        int
+		Keyspace     map[string]struct{ Keys int64 }
+		ClusterState string `json:"cluster_state"`
+		SlotsOK      int64  `json:"cluster_slots_ok"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
+	}
+	if rep.ClusterState != "ok" || rep.SlotsOK != 16384 {
+		t.Fatalf("cluster state %q, slots ok %d", rep.ClusterState, rep.SlotsOK)
 	}
 	if rep.Nodes != 3 || rep.Keyspace["db0"].Keys != 300 {
 		t.Fatalf("nodes %d, db0 keys %d; want 3 masters and 300 keys", rep.Nodes, rep.Keyspace["db0"].Keys)
@@ -52,7 +57,7 @@ func TestDashboardOnACluster(t *testing.T) {
 	cl := redisproc.ClusterForTest(t, 3, 0)
 	srv := cl.Nodes[0]
 	d, _ := startBrowsing(t, srv, 120, 30)
-	d.expect("cluster of 3 masters", "[overview]", "clients", "Nodes · 3 masters", cl.Nodes[0].Addr(), cl.Nodes[2].Addr())
+	d.expect("cluster of 3 masters", "[overview]", "clients", "Nodes · 3 masters", cl.Nodes[0].Addr(), cl.Nodes[2].Addr(), "cluster ok · slots 16,384 ok")
 	if top, _, _ := strings.Cut(ansi.Strip(d.screen()), "\n"); strings.Contains(top, " keys ") {
 		t.Fatalf("key browser offered on a cluster:\n%s", d.screen())
 	}

@@ -243,6 +243,9 @@ func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, 
 		nodes = []redisinfo.Node{{Addr: t.Addr, Client: client}}
 	}
 	app.Poller = redisinfo.NewPoller(nodes, ledger, t.Timeout)
+	if app.ClusterMasters > 0 {
+		app.Poller.WatchCluster()
+	}
 	return app, nil
 }
 

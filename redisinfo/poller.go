@@ -29,7 +29,12 @@ type Poller struct {
 	timeout time.Duration
 	now     func() time.Time
 	legacy  []atomic.Bool // node answered multi-section INFO with an error
+	cluster bool          // also ask the first node for CLUSTER INFO
 }
+
+// WatchCluster makes each poll also ask the first node for CLUSTER INFO
+// (one more small command per tick), for the cluster's state and slots.
+func (p *Poller) WatchCluster() { p.cluster = true }
 
 // NewPoller watches nodes. The ledger (may be nil) is read with each reply
 // and told about the INFO calls themselves, so they do not show up as the
@@ -63,6 +68,11 @@ func (p *Poller) pollNode(ctx context.Context, i int) NodeSample {
 	s.RTT = s.At.Sub(start)
 	if err == nil {
 		s.Info = Parse(text)
+		if p.cluster && i == 0 {
+			if ci, err := FetchClusterInfo(ctx, n.Client, n.Addr, p.ledger); err == nil {
+				s.Cluster = &ci
+			}
+		}
 	}
 	s.Own = p.ledger.Get(n.Addr)
 	return s

@@ -51,6 +51,9 @@ type Report struct {
 	Keyspace            map[string]DBStats `json:"keyspace"`
 	TopCommands         []CommandReport    `json:"top_commands"`
 	Nodes               int                `json:"nodes"`
+	ClusterState        string             `json:"cluster_state,omitempty"`
+	ClusterSlotsOK      int64              `json:"cluster_slots_ok,omitempty"`
+	ClusterSlotsFail    int64              `json:"cluster_slots_fail,omitempty"`
 	WindowRestarted     string             `json:"window_restarted,omitempty"`
 }
 
@@ -108,6 +111,9 @@ func NewReport(s Snapshot) Report {
 		TopCommands:         []CommandReport{},
 		Nodes:               len(s.Nodes),
 		WindowRestarted:     s.ResetReason,
+	}
+	if c := s.Cluster; c != nil {
+		rep.ClusterState, rep.ClusterSlotsOK, rep.ClusterSlotsFail = c.State, c.SlotsOK, c.SlotsFail+c.SlotsPFail
 	}
 	if s.Memory.Percent >= 0 {
 		p := round(s.Memory.Percent, 2)

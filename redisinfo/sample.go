@@ -11,6 +11,8 @@ type NodeSample struct {
 	Info Info          // zero when Err != nil
 	Own  Own           // redtop's own cumulative traffic (Ledger)
 	Err  error
+	// Cluster is CLUSTER INFO, on one node's sample when watching a cluster.
+	Cluster *ClusterInfo
 }
 
 // counters are the monotonic figures rates are made from, as the server

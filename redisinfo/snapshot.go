@@ -35,6 +35,7 @@ type Snapshot struct {
 	Server      Server
 	Persistence Persistence
 	Replication Replication
+	Cluster     *ClusterInfo // nil unless watching a Redis Cluster
 
 	History []Point // oldest first
 }
@@ -135,6 +136,7 @@ func (t *Tracker) snapshot(at time.Time) Snapshot {
 		Memory:          Memory{Percent: -1, Frag: 0},
 		Persistence:     Persistence{AOFLastWriteOK: true, LastBgsaveOK: true},
 		Replication:     Replication{MasterLinkUp: true},
+		Cluster:         t.cluster,
 	}
 	if len(t.ticks) > 0 {
 		last := t.ticks[len(t.ticks)-1]

@@ -19,6 +19,7 @@ type Tracker struct {
 	resetReason  string    // why the current epoch started, "" for the first
 	pendingReset bool      // the next tick is the first of a new epoch
 	lastAt       time.Time
+	cluster      *ClusterInfo // the latest CLUSTER INFO, when watching a cluster
 }
 
 type nodeState struct {
@@ -74,6 +75,9 @@ func (t *Tracker) Add(samples []NodeSample) Snapshot {
 		}
 		if s.At.After(at) {
 			at = s.At
+		}
+		if s.Cluster != nil {
+			t.cluster = s.Cluster
 		}
 		cur := countersOf(s)
 		runID := s.Info.Str("run_id")

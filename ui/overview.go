@@ -342,6 +342,15 @@ func (o *overview) server(h int) []string {
 		mode = "standalone"
 	}
 	lines := []string{fmt.Sprintf(" redis %s · %s · up %s", sv.Version, mode, age(sv.Uptime))}
+	if c := s.Cluster; c != nil {
+		lvl := c.Level()
+		state := "cluster " + c.State
+		if lvl != redisinfo.OK {
+			state = "✖ " + strings.ToUpper(state)
+		}
+		lines = append(lines, " "+st.Level(lvl).Render(state)+fmt.Sprintf(" · slots %s ok, %d failing, %d of 16384 assigned · %d nodes",
+			count(c.SlotsOK), c.SlotsFail+c.SlotsPFail, c.SlotsAssigned, c.KnownNodes))
+	}
 	switch r.Role {
 	case "slave":
 		link := st.OK.Render("link up") + fmt.Sprintf(" · io %ds ago", r.MasterLastIO)
