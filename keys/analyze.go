@@ -136,12 +136,7 @@ func Analyze(ctx context.Context, c *redis.Client, opt AnalyzeOptions) (*Report,
 	if raw, err := dialRaw(ctx, c, opt.Timeout); err == nil {
 		a.raw = raw
 		defer raw.Close()
-		if l := opt.Ledger; l != nil {
-			for _, cmd := range raw.hello {
-				l.Call(opt.Node, cmd, 1)
-			}
-			l.Bytes(opt.Node, int64(raw.helloIn), int64(raw.helloOut))
-		}
+		raw.book(opt.Ledger, opt.Node)
 	}
 	var last Progress
 	sopt := ScanOptions{

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"redtop/redisinfo"
 )
 
 // rawConn is a plain RESP2 connection for the measuring pipeline. Through
@@ -24,10 +26,25 @@ type rawConn struct {
 	br  *bufio.Reader
 	buf []byte
 
-	// The handshake, for the ledger: commands as INFO commandstats names
-	// them, and bytes each way.
+	handshake
+}
+
+// handshake is what a raw connection sent before its first command, for
+// the ledger: commands as INFO commandstats names them, and bytes each way.
+type handshake struct {
 	hello             []string
 	helloIn, helloOut int
+}
+
+// book records the handshake in l (may be nil) under node.
+func (h *handshake) book(l *redisinfo.Ledger, node string) {
+	if l == nil {
+		return
+	}
+	for _, cmd := range h.hello {
+		l.Call(node, cmd, 1)
+	}
+	l.Bytes(node, int64(h.helloIn), int64(h.helloOut))
 }
 
 // errNoRaw: the client is set up in a way rawConn does not reproduce.

@@ -430,12 +430,7 @@ func (r *bulkRun) open(ctx context.Context, writer *redis.Client, caps Caps) err
 		return fmt.Errorf("opening the write connection: %w", err)
 	}
 	r.w = w
-	if l := r.opt.Ledger; l != nil {
-		for _, cmd := range w.hello {
-			l.Call(r.opt.Node, cmd, 1)
-		}
-		l.Bytes(r.opt.Node, int64(w.helloIn), int64(w.helloOut))
-	}
+	w.book(r.opt.Ledger, r.opt.Node)
 	now := time.Now()
 	stem := fileStem(now, r.opt.Op)
 	j, err := createJournal(dir, stem)

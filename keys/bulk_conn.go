@@ -29,9 +29,7 @@ type wconn struct {
 	ends    []int // end offset in buf of each command of the batch being built
 	timeout time.Duration
 
-	// The handshake, for the ledger.
-	hello             []string
-	helloIn, helloOut int
+	handshake // for the ledger
 
 	mu      sync.Mutex
 	aborted bool

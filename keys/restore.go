@@ -134,12 +134,7 @@ func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptio
 		return nil, fmt.Errorf("opening the write connection: %w", err)
 	}
 	defer c.Close()
-	if l := opt.Ledger; l != nil {
-		for _, cmd := range c.hello {
-			l.Call(opt.Node, cmd, 1)
-		}
-		l.Bytes(opt.Node, int64(c.helloIn), int64(c.helloOut))
-	}
+	c.book(opt.Ledger, opt.Node)
 	rs := &restoreRun{opt: opt, rep: rep, c: c}
 	if !opt.DryRun {
 		if err := rs.openJournal(w, JournalHeader{File: path, Pattern: br.Header.Pattern}); err != nil {
