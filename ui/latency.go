@@ -23,6 +23,10 @@ type latencyWindow struct {
 	at      []time.Time
 	rtt     []time.Duration
 	lastErr string
+
+	// Computed by add, not by each frame that draws them.
+	last, p50, p99 time.Duration
+	us             []float64 // rtt in µs, for the chart
 }
 
 func newLatencyWindow(span time.Duration) latencyWindow { return latencyWindow{span: span} }
@@ -37,6 +41,11 @@ func (l *latencyWindow) add(at time.Time, rtt time.Duration) {
 	if cut > 0 {
 		l.at, l.rtt = append(l.at[:0], l.at[cut:]...), append(l.rtt[:0], l.rtt[cut:]...)
 	}
+	l.last, l.p50, l.p99, _, _ = l.stats()
+	l.us = l.us[:0]
+	for _, d := range l.rtt {
+		l.us = append(l.us, float64(d.Microseconds()))
+	}
 }
 
 // stats are the last, median, 99th percentile and worst round trips.
@@ -49,14 +58,6 @@ func (l *latencyWindow) stats() (last, p50, p99, worst time.Duration, n int) {
 	slices.Sort(s)
 	q := func(f float64) time.Duration { return s[min(n-1, int(f*float64(n)))] }
 	return l.rtt[n-1], q(0.5), q(0.99), s[n-1], n
-}
-
-func (l *latencyWindow) series() []float64 {
-	out := make([]float64, len(l.rtt))
-	for i, d := range l.rtt {
-		out[i] = float64(d.Microseconds())
-	}
-	return out
 }
 
 func (m *Model) pingCmd() tea.Cmd {

@@ -23,7 +23,9 @@ type overview struct {
 	snap     redisinfo.Snapshot
 	rtt      time.Duration  // last INFO round trip, worst node
 	latency  *latencyWindow // redtop's PING round trips; nil without them
-	stale    string         // "" when fresh, else a marker for box titles
+	hitVals  []float64      // History's hit rates and ops, for the charts
+	opsVals  []float64
+	stale    string // "" when fresh, else a marker for box titles
 	lay      layout
 	now      func() time.Time
 }
@@ -48,6 +50,12 @@ func (o *overview) KeyMap() help.KeyMap { return overviewHelp{o.keys} }
 func (o *overview) setSnapshot(s redisinfo.Snapshot, rtt time.Duration) {
 	o.snap = s
 	o.rtt = rtt
+	// The chart series change with the data, not with each frame.
+	o.hitVals, o.opsVals = o.hitVals[:0], o.opsVals[:0]
+	for _, p := range s.History {
+		o.hitVals = append(o.hitVals, p.HitRate)
+		o.opsVals = append(o.opsVals, p.Ops)
+	}
 }
 
 // body renders the boxes, exactly lay.height-2 lines.
@@ -120,10 +128,7 @@ func (o *overview) hitRate(w, h int) []string {
 	}
 	lines = append(lines, third)
 	if rows := h - len(lines); rows > 0 {
-		vals := make([]float64, len(s.History))
-		for i, p := range s.History {
-			vals[i] = p.HitRate
-		}
+		vals := o.hitVals
 		lo, hi := scale(vals, true)
 		lines = append(lines, chart(st, vals, w, rows, lo, hi, fmt.Sprintf("%.0f%%", hi*100), fmt.Sprintf("%.0f%%", lo*100))...)
 	}
@@ -157,10 +162,7 @@ func (o *overview) throughput(w, h int) []string {
 		st.Title.Render(rate(s.Last.Ops)), st.Muted.Render("10s"), rate(s.Short.Ops), st.Muted.Render("inst"), count(s.InstantOps))}
 	sparkRows := max(1, (h-1)/3)
 	cmdRows := h - 1 - sparkRows
-	vals := make([]float64, len(s.History))
-	for i, p := range s.History {
-		vals[i] = p.Ops
-	}
+	vals := o.opsVals
 	lo, hi := scale(vals, false)
 	if sparkRows == 1 {
 		lines = append(lines, chart(st, vals, w, sparkRows, lo, hi, short(lo)+"-", "")...)
@@ -243,7 +245,7 @@ func (o *overview) clients(h int) []string {
 		lines = append(lines, fmt.Sprintf(" nodes %d", len(s.Nodes)))
 	}
 	if l := o.latency; l != nil && len(l.rtt) > 1 && h > len(lines) {
-		vals := l.series()
+		vals := l.us
 		lo, hi := scale(vals, false)
 		lines = append(lines, chart(o.st, vals, o.lay.colW[1]-2, min(2, h-len(lines)), lo, hi, rtt(time.Duration(hi)*time.Microsecond), "")...)
 	}
@@ -415,6 +417,6 @@ func (o *overview) pingLine() string {
 		}
 		return fmt.Sprintf(" INFO round trip %s", rtt(o.rtt))
 	}
-	last, p50, p99, _, _ := l.stats()
+	last, p50, p99 := l.last, l.p50, l.p99
 	return fmt.Sprintf(" ping %s  %s %s  %s %s", o.st.Title.Render(rtt(last)), o.st.Muted.Render("p50"), rtt(p50), o.st.Muted.Render("p99"), rtt(p99))
 }
