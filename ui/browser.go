@@ -301,11 +301,7 @@ func (b *browser) Update(msg tea.Msg) tea.Cmd {
 		return cmd
 	}
 	if b.prompt != nil {
-		done, cmd := b.prompt.update(msg)
-		if done {
-			b.prompt = nil
-		}
-		return cmd
+		return updatePrompt(&b.prompt, msg)
 	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {

@@ -39,9 +39,9 @@ type (
 var clientSorts = []string{"id", "name", "addr", "age", "idle", "db", "cmd", "flags", "omem", "tot-mem"}
 
 type clientKeys struct {
-	Up, Down, PageUp, PageDown key.Binding
-	Sort, Reverse, Filter      key.Binding
-	Kill, Refresh              key.Binding
+	navKeys
+	Sort, Reverse, Filter key.Binding
+	Kill, Refresh         key.Binding
 }
 
 // clientsPane lists the server's connections (CLIENT LIST).
@@ -74,9 +74,8 @@ func newClientsPane(ctx context.Context, st *Styles, src ActivitySource, readOnl
 	}
 	p := &clientsPane{ctx: ctx, st: st, src: src, readOnly: readOnly, now: now, sortCol: 0,
 		k: clientKeys{
-			Up: b([]string{"up", "k"}, "↑/k", "up"), Down: b([]string{"down", "j"}, "↓/j", "down"),
-			PageUp: b([]string{"pgup"}, "pgup", "page up"), PageDown: b([]string{"pgdown"}, "pgdn", "page down"),
-			Sort: b([]string{"s"}, "s", "sort column"), Reverse: b([]string{"S"}, "S", "reverse"),
+			navKeys: defaultNavKeys(),
+			Sort:    b([]string{"s"}, "s", "sort column"), Reverse: b([]string{"S"}, "S", "reverse"),
 			Filter: b([]string{"/"}, "/", "filter"), Kill: b([]string{"K"}, "K", "kill client"),
 			Refresh: b([]string{"R"}, "R", "refresh"),
 		},
@@ -214,27 +213,18 @@ func (p *clientsPane) visible() []ClientRow {
 
 func (p *clientsPane) Update(msg tea.Msg) tea.Cmd {
 	if p.prompt != nil {
-		done, cmd := p.prompt.update(msg)
-		if done {
-			p.prompt = nil
-		}
-		return cmd
+		return updatePrompt(&p.prompt, msg)
 	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return nil
 	}
 	rows := p.visible()
-	page := max(1, p.h-4)
+	if sel, ok := p.k.move(k, p.sel, len(rows), max(1, p.h-4)); ok {
+		p.sel = sel
+		return nil
+	}
 	switch {
-	case key.Matches(k, p.k.Up):
-		p.sel = max(0, p.sel-1)
-	case key.Matches(k, p.k.Down):
-		p.sel = min(max(0, len(rows)-1), p.sel+1)
-	case key.Matches(k, p.k.PageUp):
-		p.sel = max(0, p.sel-page)
-	case key.Matches(k, p.k.PageDown):
-		p.sel = min(max(0, len(rows)-1), p.sel+page)
 	case key.Matches(k, p.k.Sort):
 		p.sortCol = (p.sortCol + 1) % len(clientSorts)
 	case key.Matches(k, p.k.Reverse):

@@ -199,11 +199,7 @@ func (p *monitorPane) tick() tea.Cmd {
 
 func (p *monitorPane) Update(msg tea.Msg) tea.Cmd {
 	if p.prompt != nil {
-		done, cmd := p.prompt.update(msg)
-		if done {
-			p.prompt = nil
-		}
-		return cmd
+		return updatePrompt(&p.prompt, msg)
 	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {

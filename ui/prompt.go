@@ -3,6 +3,7 @@ package ui
 import (
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -107,4 +108,45 @@ func overlay(screen, box string, width int) string {
 		sl[top+i] = fit(strings.Repeat(" ", pad)+b, width)
 	}
 	return strings.Join(sl, "\n")
+}
+
+// updatePrompt gives msg to the open prompt *p, closing it when it is done.
+func updatePrompt(p **prompt, msg tea.Msg) tea.Cmd {
+	done, cmd := (*p).update(msg)
+	if done {
+		*p = nil
+	}
+	return cmd
+}
+
+// navKeys move a selection through a table.
+type navKeys struct {
+	Up, Down, PageUp, PageDown key.Binding
+}
+
+func defaultNavKeys() navKeys {
+	b := func(keys []string, k, h string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, h))
+	}
+	return navKeys{
+		Up: b([]string{"up", "k"}, "↑/k", "up"), Down: b([]string{"down", "j"}, "↓/j", "down"),
+		PageUp: b([]string{"pgup"}, "pgup", "page up"), PageDown: b([]string{"pgdown"}, "pgdn", "page down"),
+	}
+}
+
+// move returns the selection after k in a table of n rows showing page of
+// them, and whether k was a navigation key.
+func (nk navKeys) move(k tea.KeyPressMsg, sel, n, page int) (int, bool) {
+	last := max(0, n-1)
+	switch {
+	case key.Matches(k, nk.Up):
+		return max(0, sel-1), true
+	case key.Matches(k, nk.Down):
+		return min(last, sel+1), true
+	case key.Matches(k, nk.PageUp):
+		return max(0, sel-page), true
+	case key.Matches(k, nk.PageDown):
+		return min(last, sel+page), true
+	}
+	return sel, false
 }

@@ -31,7 +31,8 @@ type (
 )
 
 type slowlogKeys struct {
-	Up, Down, PageUp, PageDown, Reset, Refresh key.Binding
+	navKeys
+	Reset, Refresh key.Binding
 }
 
 // slowlogPane shows SLOWLOG GET and LATENCY LATEST.
@@ -63,9 +64,8 @@ func newSlowlogPane(ctx context.Context, st *Styles, src ActivitySource, readOnl
 	}
 	p := &slowlogPane{ctx: ctx, st: st, src: src, readOnly: readOnly, now: now, seenID: -1,
 		k: slowlogKeys{
-			Up: b([]string{"up", "k"}, "↑/k", "up"), Down: b([]string{"down", "j"}, "↓/j", "down"),
-			PageUp: b([]string{"pgup"}, "pgup", "page up"), PageDown: b([]string{"pgdown"}, "pgdn", "page down"),
-			Reset: b([]string{"X"}, "X", "SLOWLOG RESET"), Refresh: b([]string{"R"}, "R", "refresh"),
+			navKeys: defaultNavKeys(),
+			Reset:   b([]string{"X"}, "X", "SLOWLOG RESET"), Refresh: b([]string{"R"}, "R", "refresh"),
 		},
 		tbl: table{cols: []column{
 			{title: "", width: 3}, {title: "when", width: 9}, {title: "duration", width: 9, right: true},
@@ -170,27 +170,18 @@ func (p *slowlogPane) handleData(msg tea.Msg) (tea.Cmd, bool) {
 
 func (p *slowlogPane) Update(msg tea.Msg) tea.Cmd {
 	if p.prompt != nil {
-		done, cmd := p.prompt.update(msg)
-		if done {
-			p.prompt = nil
-		}
-		return cmd
+		return updatePrompt(&p.prompt, msg)
 	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return nil
 	}
 	n := len(p.data.Entries)
-	page := max(1, p.h-6)
+	if sel, ok := p.k.move(k, p.sel, n, max(1, p.h-6)); ok {
+		p.sel = sel
+		return nil
+	}
 	switch {
-	case key.Matches(k, p.k.Up):
-		p.sel = max(0, p.sel-1)
-	case key.Matches(k, p.k.Down):
-		p.sel = min(max(0, n-1), p.sel+1)
-	case key.Matches(k, p.k.PageUp):
-		p.sel = max(0, p.sel-page)
-	case key.Matches(k, p.k.PageDown):
-		p.sel = min(max(0, n-1), p.sel+page)
 	case key.Matches(k, p.k.Refresh):
 		return p.fetch()
 	case key.Matches(k, p.k.Reset):
