@@ -57,6 +57,7 @@ type clientsPane struct {
 	active  bool
 	denied  string // why CLIENT LIST may not be used
 	rows    []ClientRow
+	shown   []ClientRow // rows filtered and sorted (reshow)
 	err     string
 	at      time.Time
 	sel     int
@@ -150,6 +151,7 @@ func (p *clientsPane) handleData(msg tea.Msg) (tea.Cmd, bool) {
 			p.err = msg.err.Error()
 		} else {
 			p.rows, p.err, p.at = msg.rows, "", p.now()
+			p.reshow()
 		}
 		gen := p.gen
 		return tea.Tick(clientsRefresh, func(time.Time) tea.Msg { return clientsTickMsg{gen: gen} }), true
@@ -167,8 +169,14 @@ func (p *clientsPane) handleData(msg tea.Msg) (tea.Cmd, bool) {
 	return nil, false
 }
 
-// visible is the rows after the filter, sorted.
-func (p *clientsPane) visible() []ClientRow {
+// visible is the rows after the filter, sorted: computed when the rows,
+// the filter or the order change (reshow), not by each frame.
+func (p *clientsPane) visible() []ClientRow { return p.shown }
+
+// reshow filters and sorts the rows again.
+func (p *clientsPane) reshow() { p.shown = p.filtered() }
+
+func (p *clientsPane) filtered() []ClientRow {
 	out := make([]ClientRow, 0, len(p.rows))
 	f := strings.ToLower(p.filter)
 	for _, r := range p.rows {
@@ -227,13 +235,16 @@ func (p *clientsPane) Update(msg tea.Msg) tea.Cmd {
 	switch {
 	case key.Matches(k, p.k.Sort):
 		p.sortCol = (p.sortCol + 1) % len(clientSorts)
+		p.reshow()
 	case key.Matches(k, p.k.Reverse):
 		p.desc = !p.desc
+		p.reshow()
 	case key.Matches(k, p.k.Refresh):
 		return p.fetch()
 	case key.Matches(k, p.k.Filter):
 		p.prompt = newPrompt("Filter clients (name, address, command, user, flags)", "e.g. 10.0.0.7 or celery", p.filter, func(v string) (tea.Cmd, string) {
 			p.filter, p.sel = v, 0
+			p.reshow()
 			return nil, ""
 		})
 	case key.Matches(k, p.k.Kill):
@@ -282,19 +293,19 @@ func (p *clientsPane) View() string {
 		if !p.at.IsZero() {
 			title += " · read " + age(p.now().Sub(p.at)) + " ago"
 		}
-		cells := make([][]string, len(rows))
-		for i, r := range rows {
+		cell := func(i int) []string {
+			r := rows[i]
 			name := r.Name
 			if r.Own {
 				name = "◆" + name
 			}
-			cells[i] = []string{strconv.FormatInt(r.ID, 10), name, r.Addr, age(r.Age), age(r.Idle), strconv.Itoa(r.DB),
+			return []string{strconv.FormatInt(r.ID, 10), name, r.Addr, age(r.Age), age(r.Idle), strconv.Itoa(r.DB),
 				r.Cmd, r.Flags, size(r.Omem), size(r.TotMem)}
 		}
 		if p.sel >= len(rows) {
 			p.sel = max(0, len(rows)-1)
 		}
-		lines = append(lines, p.tbl.render(st, p.w-3, p.h-4, p.sel, cells, p.sortCol, p.desc)...)
+		lines = append(lines, p.tbl.render(st, p.w-3, p.h-4, p.sel, len(rows), cell, p.sortCol, p.desc)...)
 	}
 	for len(lines) < p.h-3 {
 		lines = append(lines, "")

@@ -238,7 +238,7 @@ func (p *slowlogPane) View() string {
 		if p.sel >= len(cells) {
 			p.sel = max(0, len(cells)-1)
 		}
-		lines = append(lines, p.tbl.render(st, p.w-3, p.h-3-len(lines)-1, p.sel, cells, -1, false)...)
+		lines = append(lines, p.tbl.render(st, p.w-3, p.h-3-len(lines)-1, p.sel, len(cells), func(i int) []string { return cells[i] }, -1, false)...)
 		if len(cells) == 0 {
 			lines = append(lines, " "+st.Muted.Render("empty"))
 		}

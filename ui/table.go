@@ -42,8 +42,9 @@ func (t *table) cell(s string, w int, right bool) string {
 	return fit(s, w)
 }
 
-// render returns the header and up to n rows, the selected one marked.
-func (t *table) render(st *Styles, w, n, sel int, rows [][]string, sortCol int, desc bool) []string {
+// render returns the header and up to n of the rows, the selected one
+// marked; cell builds a row's cells, only for the rows shown.
+func (t *table) render(st *Styles, w, n, sel, rows int, cell func(i int) []string, sortCol int, desc bool) []string {
 	ws := t.widths(w)
 	head := make([]string, len(t.cols))
 	for i, c := range t.cols {
@@ -64,13 +65,14 @@ func (t *table) render(st *Styles, w, n, sel int, rows [][]string, sortCol int, 
 	if sel >= t.top+n {
 		t.top = sel - n + 1
 	}
-	t.top = max(0, min(t.top, len(rows)-n))
-	for i := t.top; i < len(rows) && i < t.top+n; i++ {
+	t.top = max(0, min(t.top, rows-n))
+	for i := t.top; i < rows && i < t.top+n; i++ {
+		row := cell(i)
 		cells := make([]string, len(t.cols))
 		for j, c := range t.cols {
 			v := ""
-			if j < len(rows[i]) {
-				v = rows[i][j]
+			if j < len(row) {
+				v = row[j]
 			}
 			cells[j] = t.cell(v, ws[j], c.right)
 		}
