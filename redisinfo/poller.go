@@ -3,9 +3,9 @@ package redisinfo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,12 +24,14 @@ type Node struct {
 
 // Poller sends one INFO per node per poll, to all nodes in parallel.
 type Poller struct {
+	mu      sync.Mutex // guards nodes, legacy and events
 	nodes   []Node
 	ledger  *Ledger
 	timeout time.Duration
 	now     func() time.Time
-	legacy  []atomic.Bool // node answered multi-section INFO with an error
-	cluster bool          // also ask the first node for CLUSTER INFO
+	legacy  map[string]bool // nodes that answered multi-section INFO with an error
+	cluster bool            // also ask the first node for CLUSTER INFO
+	events  []Event         // noted since the last poll
 }
 
 // WatchCluster makes each poll also ask the first node for CLUSTER INFO
@@ -40,35 +42,73 @@ func (p *Poller) WatchCluster() { p.cluster = true }
 // and told about the INFO calls themselves, so they do not show up as the
 // server's traffic.
 func NewPoller(nodes []Node, ledger *Ledger, timeout time.Duration) *Poller {
-	return &Poller{nodes: nodes, ledger: ledger, timeout: timeout, now: time.Now, legacy: make([]atomic.Bool, len(nodes))}
+	return &Poller{nodes: nodes, ledger: ledger, timeout: timeout, now: time.Now, legacy: map[string]bool{}}
 }
 
 // Nodes returns the watched nodes.
-func (p *Poller) Nodes() []Node { return p.nodes }
+func (p *Poller) Nodes() []Node {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.nodes)
+}
+
+// SetNodes replaces the watched nodes, e.g. after a failover: nodes kept
+// (same address and client) go on as before, the clients of nodes that
+// left are closed. A poll in flight finishes with the old set.
+func (p *Poller) SetNodes(nodes []Node) {
+	p.mu.Lock()
+	old := p.nodes
+	p.nodes = slices.Clone(nodes)
+	p.mu.Unlock()
+	for _, o := range old {
+		if !slices.ContainsFunc(nodes, func(n Node) bool { return n.Client == o.Client }) {
+			o.Client.Close()
+		}
+	}
+}
+
+// Note queues an event (a failover, a node that joined) for the next
+// poll's samples. It is safe to call from any goroutine.
+func (p *Poller) Note(e Event) {
+	if e.At.IsZero() {
+		e.At = p.now()
+	}
+	p.mu.Lock()
+	p.events = append(p.events, e)
+	p.mu.Unlock()
+}
 
 // Poll returns one sample per node, in node order. It never takes longer
-// than the timeout.
+// than the timeout. Events noted since the last poll ride on the first
+// sample.
 func (p *Poller) Poll(ctx context.Context) []NodeSample {
-	out := make([]NodeSample, len(p.nodes))
+	p.mu.Lock()
+	nodes := slices.Clone(p.nodes)
+	events := p.events
+	p.events = nil
+	p.mu.Unlock()
+	out := make([]NodeSample, len(nodes))
 	var wg sync.WaitGroup
-	for i := range p.nodes {
-		wg.Go(func() { out[i] = p.pollNode(ctx, i) })
+	for i, n := range nodes {
+		wg.Go(func() { out[i] = p.pollNode(ctx, n, i == 0) })
 	}
 	wg.Wait()
+	if len(out) > 0 {
+		out[0].Events = events
+	}
 	return out
 }
 
-func (p *Poller) pollNode(ctx context.Context, i int) NodeSample {
-	n := p.nodes[i]
+func (p *Poller) pollNode(ctx context.Context, n Node, first bool) NodeSample {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	start := p.now()
-	text, err := p.info(ctx, i)
+	text, err := p.info(ctx, n)
 	s := NodeSample{Node: n.Addr, At: p.now(), Err: err}
 	s.RTT = s.At.Sub(start)
 	if err == nil {
 		s.Info = Parse(text)
-		if p.cluster && i == 0 {
+		if p.cluster && first {
 			if ci, err := FetchClusterInfo(ctx, n.Client, n.Addr, p.ledger); err == nil {
 				s.Cluster = &ci
 			}
@@ -78,9 +118,11 @@ func (p *Poller) pollNode(ctx context.Context, i int) NodeSample {
 	return s
 }
 
-func (p *Poller) info(ctx context.Context, i int) (string, error) {
-	n := p.nodes[i]
-	if !p.legacy[i].Load() {
+func (p *Poller) info(ctx context.Context, n Node) (string, error) {
+	p.mu.Lock()
+	legacy := p.legacy[n.Addr]
+	p.mu.Unlock()
+	if !legacy {
 		text, err := n.Client.Info(ctx, sections...).Result()
 		if err == nil {
 			p.book(n.Addr, sections, text)
@@ -88,7 +130,9 @@ func (p *Poller) info(ctx context.Context, i int) (string, error) {
 		if err == nil || !isSyntaxError(err) {
 			return text, err
 		}
-		p.legacy[i].Store(true)
+		p.mu.Lock()
+		p.legacy[n.Addr] = true
+		p.mu.Unlock()
 	}
 	text, err := n.Client.Info(ctx, "all").Result()
 	if err == nil {
@@ -122,6 +166,8 @@ func isSyntaxError(err error) bool {
 
 // Close closes every node's client.
 func (p *Poller) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, n := range p.nodes {
 		n.Client.Close()
 	}

@@ -13,6 +13,17 @@ type NodeSample struct {
 	Err  error
 	// Cluster is CLUSTER INFO, on one node's sample when watching a cluster.
 	Cluster *ClusterInfo
+	// Events noted since the previous poll (on the first sample of a round).
+	Events []Event
+}
+
+// Event is something that happened to the watched servers rather than a
+// figure: a failover, a node that joined or left, a master switched by
+// Sentinel.
+type Event struct {
+	At    time.Time
+	Level Level
+	Text  string
 }
 
 // counters are the monotonic figures rates are made from, as the server

@@ -2,6 +2,7 @@ package redisinfo
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ type Snapshot struct {
 	Persistence Persistence
 	Replication Replication
 	Cluster     *ClusterInfo // nil unless watching a Redis Cluster
+	Events      []Event      // recent failovers and topology changes, oldest first
 
 	History []Point // oldest first
 }
@@ -137,6 +139,7 @@ func (t *Tracker) snapshot(at time.Time) Snapshot {
 		Persistence:     Persistence{AOFLastWriteOK: true, LastBgsaveOK: true},
 		Replication:     Replication{MasterLinkUp: true},
 		Cluster:         t.cluster,
+		Events:          slices.Clone(t.events),
 	}
 	if len(t.ticks) > 0 {
 		last := t.ticks[len(t.ticks)-1]

@@ -20,7 +20,11 @@ type Tracker struct {
 	pendingReset bool      // the next tick is the first of a new epoch
 	lastAt       time.Time
 	cluster      *ClusterInfo // the latest CLUSTER INFO, when watching a cluster
+	events       []Event      // the latest maxEvents, oldest first
 }
+
+// maxEvents is how many events a Snapshot carries.
+const maxEvents = 50
 
 type nodeState struct {
 	at     time.Time
@@ -68,8 +72,11 @@ func (t *Tracker) Add(samples []NodeSample) Snapshot {
 		sum     counters
 		any     bool
 		resetOn []string
+		polled  = make(map[string]bool, len(samples))
 	)
 	for _, s := range samples {
+		polled[s.Node] = true
+		t.events = append(t.events, s.Events...)
 		if s.Err != nil {
 			continue
 		}
@@ -101,6 +108,18 @@ func (t *Tracker) Add(samples []NodeSample) Snapshot {
 		t.nodes[s.Node].last, t.nodes[s.Node].lastDt = d, s.At.Sub(prev.at)
 		sum.add(d)
 		any = true
+	}
+	if n := len(t.events); n > maxEvents {
+		t.events = append([]Event(nil), t.events[n-maxEvents:]...)
+	}
+	if len(samples) > 0 {
+		// Nodes no longer watched (they left the cluster, or Sentinel
+		// switched the master) drop out of the sums and the nodes table.
+		for a := range t.nodes {
+			if !polled[a] {
+				delete(t.nodes, a)
+			}
+		}
 	}
 	if at.IsZero() { // every node failed: nothing new
 		return t.snapshot(t.lastAt)

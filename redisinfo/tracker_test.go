@@ -242,3 +242,29 @@ func TestHistoryIsBounded(t *testing.T) {
 		t.Fatalf("history %d", len(s.History))
 	}
 }
+
+func TestTrackerCarriesEventsAndForgetsNodesThatLeft(t *testing.T) {
+	tr := NewTracker(60)
+	at := time.Unix(1000, 0)
+	sample := func(node string, at time.Time, ops int64) NodeSample {
+		return NodeSample{Node: node, At: at, Info: Parse(fmt.Sprintf("total_commands_processed:%d\r\nrole:master\r\n", ops))}
+	}
+	tr.Add([]NodeSample{sample("a:1", at, 100), sample("b:1", at, 100)})
+	first := sample("a:1", at.Add(time.Second), 200)
+	first.Events = []Event{{At: at, Level: Warn, Text: "b:1 failed over to c:1"}}
+	snap := tr.Add([]NodeSample{first, sample("c:1", at.Add(time.Second), 5)})
+	if len(snap.Nodes) != 2 || snap.Nodes[0].Addr != "a:1" || snap.Nodes[1].Addr != "c:1" {
+		t.Fatalf("nodes after b:1 left: %+v", snap.Nodes)
+	}
+	if len(snap.Events) != 1 || snap.Events[0].Text != "b:1 failed over to c:1" {
+		t.Fatalf("events: %+v", snap.Events)
+	}
+	for i := 0; i < maxEvents+5; i++ {
+		s := sample("a:1", at.Add(time.Duration(i+2)*time.Second), int64(300+i))
+		s.Events = []Event{{Text: fmt.Sprint(i)}}
+		snap = tr.Add([]NodeSample{s})
+	}
+	if len(snap.Events) != maxEvents || snap.Events[maxEvents-1].Text != fmt.Sprint(maxEvents+4) {
+		t.Fatalf("kept %d events, last %+v", len(snap.Events), snap.Events[len(snap.Events)-1])
+	}
+}
