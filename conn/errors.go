@@ -63,6 +63,10 @@ func Explain(err error, t Target) error {
 		return fmt.Errorf("TLS certificate of %s rejected: %v", where, certVerErr.Err)
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidErr):
 		return fmt.Errorf("TLS certificate of %s rejected: %v", where, err)
+	case errors.As(err, &handshake) && handshake.certMissing && (remoteAlert(err) != "" || isClosed(err)):
+		return fmt.Errorf("%s wants a client certificate (tls-auth-clients yes): give --cert and --key (%s)", where, closedOr(remoteAlert(err)))
+	case remoteAlert(err) != "":
+		return explainAlert(remoteAlert(err), where, t)
 	case errors.As(err, &recordErr):
 		return fmt.Errorf("TLS handshake with %s failed: the server does not speak TLS there (drop --tls or rediss://?)", where)
 	case errors.As(err, &handshake) && (errors.Is(err, context.DeadlineExceeded) || isTimeout(err)):
@@ -75,7 +79,7 @@ func Explain(err error, t Target) error {
 		return fmt.Errorf("cannot connect to %s: permission denied on the socket", where)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return fmt.Errorf("timed out talking to %s after %v", where, t.Timeout)
-	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+	case isClosed(err):
 		if t.TLS == nil {
 			return fmt.Errorf("%s closed the connection (does it require --tls?)", where)
 		}
@@ -84,6 +88,42 @@ func Explain(err error, t Target) error {
 		return fmt.Errorf("TLS handshake with %s failed: %s", where, msg)
 	}
 	return fmt.Errorf("%s: %s", where, msg)
+}
+
+// remoteAlert is the TLS alert the server sent ("tls: certificate
+// required"), "" when err is not one. crypto/tls reports a received alert
+// as a net.OpError whose Op is "remote error", during the handshake or, in
+// TLS 1.3, on the first read after it (the server checks the client's
+// certificate after the client thinks the handshake is done).
+func remoteAlert(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
+		return op.Err.Error()
+	}
+	return ""
+}
+
+// explainAlert reads a server's TLS alert. With a client certificate
+// given, the certificate alerts are about it: the server is the one
+// checking it.
+func explainAlert(alert, where string, t Target) error {
+	reason := strings.TrimPrefix(alert, "tls: ")
+	if t.TLS != nil && len(t.TLS.Certificates) > 0 && strings.Contains(reason, "certificate") {
+		return fmt.Errorf("%s refused redtop's client certificate (%s): --cert must be valid and signed by a CA in the server's tls-ca-cert-file", where, reason)
+	}
+	return fmt.Errorf("TLS handshake with %s failed: the server said %s", where, reason)
+}
+
+// closedOr is what the server said: its alert, or that it hung up.
+func closedOr(alert string) string {
+	if alert == "" {
+		return "the server closed the connection"
+	}
+	return "the server said " + strings.TrimPrefix(alert, "tls: ")
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func isTimeout(err error) bool {

@@ -61,7 +61,9 @@ const clusterFormTimeout = 10 * time.Second
 // replicas attached. It returns once every node says cluster_state:ok,
 // every replica's link to its master is up and each master accepts a
 // write. It needs Redis 7.0+ (CLUSTER ADDSLOTSRANGE, cluster-port).
-// opt.Args are added to every node; opt.Unix is not supported.
+// opt.Args are added to every node; opt.Unix is not supported. With
+// opt.TLS every node speaks TLS only, to clients, to its peers on the
+// cluster bus and to its replicas: each announces its TLS port.
 func StartCluster(ctx context.Context, masters, replicasPerMaster int, opt Options) (*Cluster, error) {
 	if masters < 1 || replicasPerMaster < 0 {
 		return nil, fmt.Errorf("cluster needs at least one master, got %d masters, %d replicas each", masters, replicasPerMaster)
@@ -119,6 +121,9 @@ func startClusterNode(ctx context.Context, opt Options) (*Server, int, error) {
 			// An empty replica syncs at once instead of after 5 s.
 			"--repl-diskless-sync-delay", "0",
 		}, opt.Args...)
+		if opt.TLS != nil {
+			o.Args = append(o.Args, "--tls-cluster", "yes", "--tls-replication", "yes")
+		}
 		s, err := Start(ctx, o)
 		if err == nil {
 			return s, bus, nil
@@ -198,6 +203,7 @@ func adminClient(s *Server) *redis.Client {
 	return redis.NewClient(&redis.Options{
 		Addr:                     s.Addr(),
 		Password:                 s.password,
+		TLSConfig:                s.ClientTLS(),
 		Protocol:                 2,
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},

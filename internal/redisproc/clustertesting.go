@@ -11,13 +11,20 @@ import (
 // skipped, unless CI is set (as ForTest).
 func ClusterForTest(t testing.TB, masters, replicas int) *Cluster {
 	t.Helper()
+	return ClusterForTestWith(t, masters, replicas, Options{})
+}
+
+// ClusterForTestWith is ClusterForTest with options for every node (TLS,
+// extra arguments).
+func ClusterForTestWith(t testing.TB, masters, replicas int, opt Options) *Cluster {
+	t.Helper()
 	if _, err := Binary(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI is set and %v", err)
 		}
 		t.Skipf("skipping: %v", err)
 	}
-	c, err := StartCluster(context.Background(), masters, replicas, Options{})
+	c, err := StartCluster(context.Background(), masters, replicas, opt)
 	if err != nil {
 		t.Fatalf("start redis cluster: %v", err)
 	}

@@ -6,6 +6,7 @@ package redisproc
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -34,16 +35,20 @@ type Options struct {
 	// Password, when the Args set requirepass: the readiness check
 	// authenticates first, so the server's errorstats start clean.
 	Password string
+	// TLS, when set, makes the server speak TLS only, on Port (not with
+	// Unix).
+	TLS *TLS
 }
 
 // Server is one running redis-server.
 type Server struct {
 	Dir    string // private working directory, removed by Stop
 	Socket string // unix socket path when Options.Unix, else ""
-	Port   int    // TCP port, or 0 when Options.Unix
+	Port   int    // TCP port (the TLS port with Options.TLS), or 0 when Options.Unix
 
 	cmd      *exec.Cmd
 	password string
+	tls      *tls.Config // how redisproc's own connections talk TLS; nil for plain
 	stopOnce sync.Once
 	done     chan struct{}
 	waitErr  error
@@ -105,6 +110,16 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 
 func start(ctx context.Context, bin, dir string, opt Options) (*Server, error) {
 	s := &Server{Dir: dir, done: make(chan struct{}), password: opt.Password}
+	if opt.TLS != nil {
+		if opt.Unix {
+			return nil, errors.New("a TLS server needs TCP")
+		}
+		cfg, err := opt.TLS.ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("TLS files: %w", err)
+		}
+		s.tls = cfg
+	}
 	args := []string{
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -123,7 +138,11 @@ func start(ctx context.Context, bin, dir string, opt Options) (*Server, error) {
 			return nil, err
 		}
 		s.Port = port
-		args = append(args, "--port", strconv.Itoa(port))
+		if opt.TLS != nil {
+			args = append(args, opt.TLS.args(port)...)
+		} else {
+			args = append(args, "--port", strconv.Itoa(port))
+		}
 	}
 	args = append(args, opt.Args...)
 	cmd := exec.Command(bin, args...)
@@ -161,7 +180,7 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 			return ctx.Err()
 		default:
 		}
-		if err := ping(s.Network(), s.Addr(), s.password); err == nil {
+		if err := ping(s.Network(), s.Addr(), s.password, s.tls); err == nil {
 			return nil
 		} else if time.Now().After(deadline) {
 			return err
@@ -170,16 +189,24 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 	}
 }
 
-// ping speaks just enough RESP to see a server answer. It may get
-// -NOAUTH back when the server has a password and none was given; that
-// still means ready (and counts one error in the server's errorstats).
-func ping(network, addr, password string) error {
+// ping speaks just enough RESP to see a server answer, over TLS when
+// tlsConf is set. It may get -NOAUTH back when the server has a password
+// and none was given; that still means ready (and counts one error in the
+// server's errorstats).
+func ping(network, addr, password string, tlsConf *tls.Config) error {
 	c, err := net.DialTimeout(network, addr, 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(time.Second))
+	if tlsConf != nil {
+		tc := tls.Client(c, tlsClientFor(tlsConf, addr))
+		if err := tc.Handshake(); err != nil {
+			return err
+		}
+		c = tc
+	}
 	r := bufio.NewReader(c)
 	if password != "" {
 		fmt.Fprintf(c, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password)
@@ -201,6 +228,26 @@ func ping(network, addr, password string) error {
 		return errors.New("loading")
 	}
 	return nil
+}
+
+// tlsClientFor names the dialled host as the server to check, as
+// tls.Dial does.
+func tlsClientFor(cfg *tls.Config, addr string) *tls.Config {
+	c := cfg.Clone()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		c.ServerName = host
+	}
+	return c
+}
+
+// ClientTLS is the TLS configuration redisproc's own clients use with this
+// server (trusting its CA, showing the client certificate), nil for a
+// plain server.
+func (s *Server) ClientTLS() *tls.Config {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.Clone()
 }
 
 // Stop kills the server, waits for it and removes its directory.
