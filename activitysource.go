@@ -19,58 +19,139 @@ import (
 )
 
 // activitySource adapts redisinfo's clients, slow log, latency and MONITOR
-// to the panes' ui.ActivitySource, for one node. Permissions are probed
-// once; a refused command closes its gate, so the server's ACL LOG gets
-// at most one entry per command per session.
+// to the panes' ui.ActivitySource. Each call names its node (ui's "" is
+// the node redtop was pointed at); a node's connections open when it is
+// first asked for. Permissions are probed once, on the default node (a
+// cluster's nodes are expected to share their ACL rules); a refused
+// command closes its gate, so the server's ACL LOG gets at most one entry
+// per command per session.
 type activitySource struct {
-	target conn.Target
-	node   string
-	ledger *redisinfo.Ledger
-	reader *redis.Client // the app's reading client
+	timeout time.Duration
+	ledger  *redisinfo.Ledger
 	ro     bool
 	limit  time.Duration // MONITOR time limit
 
-	once   sync.Once
-	gate   *redisinfo.Gate
-	writer *redis.Client // retries off: CLIENT KILL, SLOWLOG RESET
-	pingC  *redis.Client // one connection, for PING only
-	pinger *redisinfo.PingSampler
+	once sync.Once
+	gate *redisinfo.Gate
 
 	mu       sync.Mutex
-	monitors []*redisinfo.Monitor
+	target   conn.Target           // the default node; a Sentinel failover moves it
+	nodes    map[string]*nodeConns // by address; the default node under target.Addr
+	monitors []nodeMonitor
+}
+
+// nodeMonitor is a MONITOR session and the node it runs on.
+type nodeMonitor struct {
+	addr string
+	m    *redisinfo.Monitor
+}
+
+// nodeConns are the connections to one node.
+type nodeConns struct {
+	addr    string
+	target  conn.Target   // how to dial it
+	reader  *redis.Client // pooled, retries on: CLIENT LIST, SLOWLOG GET…
+	ownRead bool          // reader is this source's to close (not the app's)
+	writer  *redis.Client // retries off: CLIENT KILL, SLOWLOG RESET
+	pingC   *redis.Client // one connection, for PING only
+	pinger  *redisinfo.PingSampler
 }
 
 func newActivitySource(app *App, limit time.Duration) *activitySource {
-	s := &activitySource{target: app.Target, node: app.Target.Addr, ledger: app.Ledger, reader: app.Client,
-		ro: app.Browse.readOnly, limit: limit}
-	// The PING connection opens now: the latency line starts with the
-	// dashboard, whatever pane is shown.
-	s.pingC = redis.NewClient(app.Target.WriterOptions())
-	s.pinger = redisinfo.NewPingSampler(s.pingC, s.node, s.ledger)
+	s := &activitySource{target: app.Target, timeout: app.Target.Timeout, ledger: app.Ledger, ro: app.Browse.readOnly, limit: limit,
+		nodes: map[string]*nodeConns{}}
+	// The default node reads through the app's client. Its PING connection
+	// opens now: the latency line starts with the dashboard, whatever pane
+	// is shown.
+	s.nodes[app.Target.Addr] = s.dial(app.Target, app.Client)
 	return s
 }
 
-// open probes permissions once and opens the writer.
+// dial opens a node's writer and PING connections; reader is nil for a
+// pooled client of its own.
+func (s *activitySource) dial(t conn.Target, reader *redis.Client) *nodeConns {
+	nc := &nodeConns{addr: t.Addr, target: t, reader: reader}
+	if reader == nil {
+		nc.reader, nc.ownRead = redis.NewClient(t.Options()), true
+	}
+	nc.writer = redis.NewClient(t.WriterOptions())
+	nc.pingC = redis.NewClient(t.WriterOptions())
+	nc.pinger = redisinfo.NewPingSampler(nc.pingC, t.Addr, s.ledger)
+	return nc
+}
+
+// at returns the connections to a node ("" for the default one), opening
+// them on first use. Another node of a cluster is dialled like the
+// default one, by TCP, on database 0.
+func (s *activitySource) at(node string) *nodeConns {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if node == "" {
+		node = s.target.Addr
+	}
+	nc := s.nodes[node]
+	if nc == nil {
+		t := s.target
+		t.Network, t.Addr, t.DB = "tcp", node, 0
+		nc = s.dial(t, nil)
+		s.nodes[node] = nc
+	}
+	return nc
+}
+
+// open probes permissions once, on the default node.
 func (s *activitySource) open(ctx context.Context) {
 	s.once.Do(func() {
-		pctx, cancel := context.WithTimeout(ctx, 2*s.target.Timeout)
+		pctx, cancel := context.WithTimeout(ctx, 2*s.timeout)
 		defer cancel()
-		s.gate = redisinfo.NewGate(redisinfo.ProbePerms(pctx, s.reader, s.node, s.ledger))
-		s.writer = redis.NewClient(s.target.WriterOptions())
+		nc := s.at("")
+		s.gate = redisinfo.NewGate(redisinfo.ProbePerms(pctx, nc.reader, nc.addr, s.ledger))
 	})
 }
 
 // Close stops MONITOR sessions and closes the clients.
 func (s *activitySource) Close() {
 	s.mu.Lock()
-	for _, m := range s.monitors {
-		m.Stop("redtop quit")
+	defer s.mu.Unlock()
+	for _, nm := range s.monitors {
+		nm.m.Stop("redtop quit")
 	}
-	s.mu.Unlock()
-	if s.writer != nil {
-		s.writer.Close()
+	for _, nc := range s.nodes {
+		nc.close()
 	}
-	s.pingC.Close()
+}
+
+func (nc *nodeConns) close() {
+	if nc.ownRead {
+		nc.reader.Close()
+	}
+	nc.writer.Close()
+	nc.pingC.Close()
+}
+
+// retarget moves the default node to the new master after a Sentinel
+// failover: reads go through c (the app's new reading client), the old
+// master's writer and PING connections close, and a MONITOR session on it
+// stops with the reason. Permissions stay as probed: the same ACL user on
+// the same replication group.
+func (s *activitySource) retarget(t conn.Target, c *redis.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.target.Addr
+	if nc := s.nodes[old]; nc != nil {
+		nc.close()
+		delete(s.nodes, old)
+	}
+	if nc := s.nodes[t.Addr]; nc != nil { // opened as another node before
+		nc.close()
+	}
+	s.target = t
+	s.nodes[t.Addr] = s.dial(t, c)
+	for _, nm := range s.monitors {
+		if nm.addr == old {
+			nm.m.Stop(fmt.Sprintf("the master moved to %s (failover)", t.Addr))
+		}
+	}
 }
 
 var uiFeatures = map[string]redisinfo.Feature{
@@ -94,11 +175,11 @@ func (s *activitySource) Allowed(ctx context.Context, feature string) (bool, str
 	return false, s.gate.Explain(f)
 }
 
-// call runs one guarded call with a deadline; a refusal comes back as the
-// gate's one-line explanation.
-func (s *activitySource) call(ctx context.Context, f redisinfo.Feature, do func(context.Context) error) error {
+// call runs one guarded call on a node with a deadline; a refusal comes
+// back as the gate's one-line explanation.
+func (s *activitySource) call(ctx context.Context, nc *nodeConns, f redisinfo.Feature, do func(context.Context) error) error {
 	s.open(ctx)
-	ctx, cancel := context.WithTimeout(ctx, s.target.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	err := s.gate.Do(f, func() error { return do(ctx) })
 	var fe *redisinfo.FeatureError
@@ -114,13 +195,14 @@ func (s *activitySource) call(ctx context.Context, f redisinfo.Feature, do func(
 	if errors.As(err, &re) {
 		return err
 	}
-	return conn.Explain(err, s.target)
+	return conn.Explain(err, nc.target)
 }
 
-func (s *activitySource) Clients(ctx context.Context) ([]ui.ClientRow, error) {
+func (s *activitySource) Clients(ctx context.Context, node string) ([]ui.ClientRow, error) {
+	nc := s.at(node)
 	var cs []redisinfo.Client
-	err := s.call(ctx, redisinfo.FeatureClientList, func(ctx context.Context) (err error) {
-		cs, err = redisinfo.FetchClients(ctx, s.reader, s.node, s.ledger)
+	err := s.call(ctx, nc, redisinfo.FeatureClientList, func(ctx context.Context) (err error) {
+		cs, err = redisinfo.FetchClients(ctx, nc.reader, nc.addr, s.ledger)
 		return err
 	})
 	if err != nil {
@@ -135,22 +217,24 @@ func (s *activitySource) Clients(ctx context.Context) ([]ui.ClientRow, error) {
 	return rows, nil
 }
 
-func (s *activitySource) KillClient(ctx context.Context, id int64) (string, error) {
+func (s *activitySource) KillClient(ctx context.Context, node string, id int64) (string, error) {
 	if s.ro {
 		return "", errors.New("read-only: CLIENT KILL is disabled")
 	}
+	nc := s.at(node)
 	var res string
-	err := s.call(ctx, redisinfo.FeatureClientKill, func(ctx context.Context) (err error) {
-		res, err = redisinfo.KillClient(ctx, s.writer, s.node, s.ledger, id)
+	err := s.call(ctx, nc, redisinfo.FeatureClientKill, func(ctx context.Context) (err error) {
+		res, err = redisinfo.KillClient(ctx, nc.writer, nc.addr, s.ledger, id)
 		return err
 	})
 	return res, err
 }
 
-func (s *activitySource) Slowlog(ctx context.Context) (ui.SlowlogData, error) {
+func (s *activitySource) Slowlog(ctx context.Context, node string) (ui.SlowlogData, error) {
+	nc := s.at(node)
 	var es []redisinfo.SlowEntry
-	err := s.call(ctx, redisinfo.FeatureSlowlogGet, func(ctx context.Context) (err error) {
-		es, err = redisinfo.FetchSlowlog(ctx, s.reader, s.node, s.ledger, 128)
+	err := s.call(ctx, nc, redisinfo.FeatureSlowlogGet, func(ctx context.Context) (err error) {
+		es, err = redisinfo.FetchSlowlog(ctx, nc.reader, nc.addr, s.ledger, 128)
 		return err
 	})
 	if err != nil {
@@ -160,8 +244,8 @@ func (s *activitySource) Slowlog(ctx context.Context) (ui.SlowlogData, error) {
 	for i, e := range es {
 		d.Entries[i] = ui.SlowEntry{ID: e.ID, Time: e.Time, Duration: e.Duration, Command: e.Command, Client: e.ClientAddr, Name: e.ClientName}
 	}
-	err = s.call(ctx, redisinfo.FeatureConfigGet, func(ctx context.Context) (err error) {
-		d.SlowerThan, d.MaxLen, err = redisinfo.SlowlogConfig(ctx, s.reader, s.node, s.ledger)
+	err = s.call(ctx, nc, redisinfo.FeatureConfigGet, func(ctx context.Context) (err error) {
+		d.SlowerThan, d.MaxLen, err = redisinfo.SlowlogConfig(ctx, nc.reader, nc.addr, s.ledger)
 		return err
 	})
 	if err != nil {
@@ -170,26 +254,28 @@ func (s *activitySource) Slowlog(ctx context.Context) (ui.SlowlogData, error) {
 	return d, nil
 }
 
-func (s *activitySource) ResetSlowlog(ctx context.Context) (string, error) {
+func (s *activitySource) ResetSlowlog(ctx context.Context, node string) (string, error) {
 	if s.ro {
 		return "", errors.New("read-only: SLOWLOG RESET is disabled")
 	}
+	nc := s.at(node)
 	var res string
-	err := s.call(ctx, redisinfo.FeatureSlowlogReset, func(ctx context.Context) (err error) {
-		res, err = redisinfo.ResetSlowlog(ctx, s.writer, s.node, s.ledger)
+	err := s.call(ctx, nc, redisinfo.FeatureSlowlogReset, func(ctx context.Context) (err error) {
+		res, err = redisinfo.ResetSlowlog(ctx, nc.writer, nc.addr, s.ledger)
 		return err
 	})
 	return res, err
 }
 
-func (s *activitySource) Ping(ctx context.Context) (time.Duration, error) {
-	return s.pinger.Sample(ctx)
+func (s *activitySource) Ping(ctx context.Context, node string) (time.Duration, error) {
+	return s.at(node).pinger.Sample(ctx)
 }
 
-func (s *activitySource) LatencyEvents(ctx context.Context) (ui.LatencyData, error) {
+func (s *activitySource) LatencyEvents(ctx context.Context, node string) (ui.LatencyData, error) {
+	nc := s.at(node)
 	var on bool
-	err := s.call(ctx, redisinfo.FeatureConfigGet, func(ctx context.Context) (err error) {
-		on, _, err = redisinfo.LatencyEnabled(ctx, s.reader, s.node, s.ledger)
+	err := s.call(ctx, nc, redisinfo.FeatureConfigGet, func(ctx context.Context) (err error) {
+		on, _, err = redisinfo.LatencyEnabled(ctx, nc.reader, nc.addr, s.ledger)
 		return err
 	})
 	switch {
@@ -199,8 +285,8 @@ func (s *activitySource) LatencyEvents(ctx context.Context) (ui.LatencyData, err
 		return ui.LatencyData{Hint: redisinfo.LatencyOffHint}, nil
 	}
 	var evs []redisinfo.LatencyEvent
-	err = s.call(ctx, redisinfo.FeatureLatencyLatest, func(ctx context.Context) (err error) {
-		evs, err = redisinfo.FetchLatencyLatest(ctx, s.reader, s.node, s.ledger)
+	err = s.call(ctx, nc, redisinfo.FeatureLatencyLatest, func(ctx context.Context) (err error) {
+		evs, err = redisinfo.FetchLatencyLatest(ctx, nc.reader, nc.addr, s.ledger)
 		return err
 	})
 	if err != nil {
@@ -216,44 +302,46 @@ func (s *activitySource) LatencyEvents(ctx context.Context) (ui.LatencyData, err
 // monitorWindow is the span of the MONITOR top view's rates.
 const monitorWindow = 5 * time.Second
 
-func (s *activitySource) Monitor(ctx context.Context) (ui.MonitorStream, error) {
+// Monitor starts MONITOR on the node; the session stays there.
+func (s *activitySource) Monitor(ctx context.Context, node string) (ui.MonitorStream, error) {
 	s.open(ctx)
 	if !s.gate.Allowed(redisinfo.FeatureMonitor) {
 		return nil, errors.New(s.gate.Explain(redisinfo.FeatureMonitor))
 	}
-	opt := redisinfo.MonitorOptions{Limit: s.limit, Client: s.reader, Ledger: s.ledger, Node: s.node}
+	nc := s.at(node)
+	opt := redisinfo.MonitorOptions{Limit: s.limit, Client: nc.reader, Ledger: s.ledger, Node: nc.addr}
 	// Over a unix socket MONITOR prints the same address for every client:
 	// redtop's own lines cannot be told apart there.
-	if s.target.Network != "unix" && s.gate.Allowed(redisinfo.FeatureClientList) {
-		octx, cancel := context.WithTimeout(ctx, s.target.Timeout)
-		opt.OwnAddrs, _ = redisinfo.OwnClientAddrs(octx, s.reader, s.node, s.ledger, conn.ClientName)
+	if nc.target.Network != "unix" && s.gate.Allowed(redisinfo.FeatureClientList) {
+		octx, cancel := context.WithTimeout(ctx, nc.target.Timeout)
+		opt.OwnAddrs, _ = redisinfo.OwnClientAddrs(octx, nc.reader, nc.addr, s.ledger, conn.ClientName)
 		cancel()
 	}
-	m, err := redisinfo.StartMonitor(ctx, s.target, opt)
+	m, err := redisinfo.StartMonitor(ctx, nc.target, opt)
 	if err != nil {
 		if why := s.gate.Fail(redisinfo.FeatureMonitor, err); why != "" {
 			return nil, errors.New(why)
 		}
-		return nil, conn.Explain(err, s.target)
+		return nil, conn.Explain(err, nc.target)
 	}
 	s.mu.Lock()
-	s.monitors = append(s.monitors, m)
+	s.monitors = append(s.monitors, nodeMonitor{addr: nc.addr, m: m})
 	s.mu.Unlock()
-	ms := &monitorStream{m: m, top: redisinfo.NewMonitorTop(redisinfo.MonitorTopOptions{}), ctx: ctx, src: s}
-	ms.lfu = s.lfuPolicy(ctx)
+	ms := &monitorStream{m: m, top: redisinfo.NewMonitorTop(redisinfo.MonitorTopOptions{}), ctx: ctx, src: s, nc: nc}
+	ms.lfu = s.lfuPolicy(ctx, nc)
 	return ms, nil
 }
 
-// lfuPolicy reports whether the server evicts by LFU: then OBJECT FREQ
+// lfuPolicy reports whether the node evicts by LFU: then OBJECT FREQ
 // ranks the hot keys better than MONITOR's sample.
-func (s *activitySource) lfuPolicy(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, s.target.Timeout)
+func (s *activitySource) lfuPolicy(ctx context.Context, nc *nodeConns) bool {
+	ctx, cancel := context.WithTimeout(ctx, nc.target.Timeout)
 	defer cancel()
-	text, err := s.reader.Info(ctx, "memory").Result()
+	text, err := nc.reader.Info(ctx, "memory").Result()
 	if err != nil {
 		return false
 	}
-	s.ledger.Call(s.node, "info", 1)
+	s.ledger.Call(nc.addr, "info", 1)
 	return strings.Contains(redisinfo.Parse(text).Str("maxmemory_policy"), "lfu")
 }
 
@@ -267,6 +355,7 @@ type monitorStream struct {
 
 	ctx     context.Context
 	src     *activitySource
+	nc      *nodeConns // the node MONITOR runs on
 	lfu     bool
 	freqAt  time.Time
 	freqs   []ui.TopRow // hot keys by OBJECT FREQ, refreshed every few seconds
@@ -356,9 +445,9 @@ func (s *monitorStream) hotByFreq(l redisinfo.TopList) []ui.TopRow {
 	if len(names) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.src.target.Timeout)
+	ctx, cancel := context.WithTimeout(s.ctx, s.nc.target.Timeout)
 	defer cancel()
-	infos, err := keys.InspectWith(ctx, s.src.reader, s.src.node, s.src.ledger, names, keys.InspectOptions{LFU: true})
+	infos, err := keys.InspectWith(ctx, s.nc.reader, s.nc.addr, s.src.ledger, names, keys.InspectOptions{LFU: true})
 	if err != nil {
 		s.freqs = nil
 		return nil

@@ -91,7 +91,8 @@ Usage:
   redtop [connection flags] restore FILE [--replace]   put back the keys a delete saved
   redtop [connection flags] monitor [--duration D] [--json]   MONITOR summary (redtop monitor --help)
 
-The password can also come from the REDISCLI_AUTH environment variable.
+The password can also come from the REDISCLI_AUTH environment variable (the
+sentinels' from REDTOP_SENTINEL_AUTH).
 `
 
 // usage lists every flag, connection flags first, like redis-cli's.
@@ -214,16 +215,24 @@ type App struct {
 	Ledger   *redisinfo.Ledger
 	Poller   *redisinfo.Poller
 	Browse   browseOptions
-	// ClusterMasters is the number of masters watched; 0 for a single server.
+	// ClusterMasters is the number of masters found at start; 0 for a
+	// single server.
 	ClusterMasters int
 
-	keys     *keySource
-	activity *activitySource
+	keys      *keySource
+	activity  *activitySource
+	watcher   *redisinfo.ClusterWatcher // nil off a cluster
+	stopWatch func()                    // ends follow's goroutine; nil when not started
+	lost      bool                      // the last discovery failed (follow's goroutine only)
 }
 
 // connect opens the clients for a target and checks the server answers, so
 // a wrong password or a refused port is one clear line before any screen.
 func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, error) {
+	t, err := resolveSentinel(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	client := redis.NewClient(t.Options())
 	pctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
@@ -243,16 +252,22 @@ func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, 
 		nodes = []redisinfo.Node{{Addr: t.Addr, Client: client}}
 	}
 	app.Poller = redisinfo.NewPoller(nodes, ledger, t.Timeout)
-	if app.ClusterMasters > 0 {
+	if app.watcher != nil {
 		app.Poller.WatchCluster()
 	}
+	app.followSentinel()
 	return app, nil
 }
 
-// clusterNodes returns one node per master when the target is a Redis
-// Cluster (-c, or cluster_enabled:1 on the seed), nil otherwise. The
-// overview then sums over the masters (replicas would count every key
-// twice).
+// clusterRefresh is how often the dashboard asks a cluster for its nodes
+// (one CLUSTER SHARDS and one CLUSTER NODES), besides right after a sign
+// that they moved.
+const clusterRefresh = 5 * time.Second
+
+// clusterNodes returns every node, masters and replicas, when the target
+// is a Redis Cluster (-c, or cluster_enabled:1 on the seed), and the
+// watcher that follows them; nil otherwise. The overview sums over the
+// masters (replicas hold copies); the replicas are in its nodes table.
 func (a *App) clusterNodes(ctx context.Context) ([]redisinfo.Node, error) {
 	t := a.Target
 	if !t.Cluster {
@@ -274,13 +289,77 @@ func (a *App) clusterNodes(ctx context.Context) ([]redisinfo.Node, error) {
 		return nil, fmt.Errorf("%s: the cluster has no master with slots yet", t)
 	}
 	a.ClusterMasters = len(masters)
-	return redisinfo.NodesFor(t, masters), nil
+	a.watcher = redisinfo.NewClusterWatcher(t, found, clusterRefresh, a.Ledger)
+	return redisinfo.NodesFor(t, found), nil
+}
+
+// follow keeps the poller on the cluster's nodes while the dashboard runs:
+// the watcher re-discovers them every clusterRefresh, and at once when a
+// poll shows a sign that they moved (clusterSource); each change becomes
+// an event on the dashboard. Close stops it.
+func (a *App) follow(ctx context.Context) {
+	if a.watcher == nil || a.stopWatch != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.watcher.Run(ctx, a.applyCluster)
+	}()
+	a.stopWatch = func() { cancel(); <-done }
+}
+
+// applyCluster takes one discovery: the poller's node set becomes the new
+// one (nodes kept keep their connection), and each change is an event. A
+// failed discovery is one event, not one per try.
+func (a *App) applyCluster(u redisinfo.ClusterUpdate) {
+	if u.Err != nil {
+		if !a.lost {
+			a.lost = true
+			// One line: the error joins one per node asked.
+			a.Poller.Note(redisinfo.Event{At: u.At, Level: redisinfo.Warn, Text: strings.ReplaceAll(u.Err.Error(), "\n", "; ")})
+		}
+		return
+	}
+	if a.lost {
+		a.lost = false
+		a.Poller.Note(redisinfo.Event{At: u.At, Level: redisinfo.OK, Text: "cluster discovery works again, via " + u.Seed})
+	}
+	a.Poller.SetNodes(redisinfo.UpdateNodes(a.Target, a.Poller.Nodes(), u.Nodes))
+	for _, c := range u.Changes {
+		a.Poller.Note(redisinfo.Event{At: u.At, Level: c.Level(), Text: c.String()})
+	}
+}
+
+// clusterSource is the dashboard's info source on a cluster: the poller,
+// each round read by the watcher for signs that the topology moved (a
+// healthy node unreachable, a role that is not the cluster's view), which
+// then re-discovers at once.
+type clusterSource struct {
+	poller  *redisinfo.Poller
+	watcher *redisinfo.ClusterWatcher
+}
+
+func (c clusterSource) Poll(ctx context.Context) []redisinfo.NodeSample {
+	samples := c.poller.Poll(ctx)
+	c.watcher.Check(samples)
+	return samples
 }
 
 // Model builds the dashboard's root model.
 func (a *App) Model(ctx context.Context) *ui.Model {
 	a.activity = newActivitySource(a, a.Browse.monitorLimit)
-	target := a.Target.String()
+	a.onMasterSwitch(a.activity.retarget)
+	target := a.targetLabel()
+	var (
+		src  ui.InfoSource = a.Poller
+		seed string
+	)
+	if a.watcher != nil {
+		a.follow(ctx)
+		src, seed = clusterSource{a.Poller, a.watcher}, a.Target.Addr
+	}
 	var ks ui.KeySource
 	if a.ClusterMasters == 0 {
 		a.keys = newKeySource(a, a.Browse)
@@ -288,15 +367,15 @@ func (a *App) Model(ctx context.Context) *ui.Model {
 	} else {
 		// The key browser scans one node; until it scans every master, it
 		// is not offered on a cluster. Clients, slow log and MONITOR show
-		// the seed node, named in the top bar.
-		target = fmt.Sprintf("cluster of %d masters, panes on %s", a.ClusterMasters, a.Target)
+		// the seed node until another is picked, and name it.
+		target = "cluster via " + a.Target.String()
 	}
 	return ui.New(ctx, ui.Config{
-		Source:    a.Poller,
+		Source:    src,
 		Target:    target,
 		DB:        a.Target.DB,
 		Interval:  a.Interval,
-		Explain:   func(err error) string { return conn.Explain(err, a.Target).Error() },
+		Explain:   func(err error) string { return conn.Explain(err, a.target()).Error() },
 		Keys:      ks,
 		Delimiter: a.Browse.delimiter,
 		KeyPrefix: a.Browse.keyPrefix,
@@ -305,11 +384,18 @@ func (a *App) Model(ctx context.Context) *ui.Model {
 		Glob:         keys.Match,
 		MonitorLimit: a.Browse.monitorLimit,
 		ReadOnly:     a.Browse.readOnly,
+		Seed:         seed,
 	})
 }
 
-// Close closes every client.
+// Close stops following the cluster and closes every client.
 func (a *App) Close() error {
+	if a.stopWatch != nil {
+		a.stopWatch()
+	}
+	if a.watcher != nil {
+		a.watcher.Close()
+	}
 	if a.keys != nil {
 		a.keys.Close()
 	}
@@ -334,10 +420,19 @@ func (a *App) once(ctx context.Context, asJSON bool, stdout, stderr io.Writer) i
 			}
 		}
 		samples := a.Poller.Poll(ctx)
+		failed := 0
 		for _, s := range samples {
 			if s.Err != nil {
-				fmt.Fprintf(stderr, "redtop: %v\n", conn.Explain(s.Err, a.Target))
-				return 1
+				failed++
+			}
+		}
+		if failed > 0 && failed == len(samples) {
+			fmt.Fprintf(stderr, "redtop: %v\n", conn.Explain(samples[0].Err, a.Target))
+			return 1
+		}
+		for _, s := range samples { // some nodes of a cluster: the others go on
+			if s.Err != nil {
+				fmt.Fprintf(stderr, "redtop: %s did not answer, left out: %v\n", s.Node, s.Err)
 			}
 		}
 		tr.Add(samples)

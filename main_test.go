@@ -22,7 +22,9 @@ import (
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{})
 	runWorkloadIfAsked()
-	os.Exit(m.Run())
+	code := m.Run()
+	stopSharedCluster()
+	os.Exit(code)
 }
 
 func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -41,7 +43,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		t.Errorf("--help shows pflag's bool noise:\n%s", out)
 	}
 	for _, f := range []string{"-h, --host", "-p, --port", "-s, --socket", "-n, --db", "-u, --uri", "--user", "-a, --pass",
-		"--askpass", "--tls", "--cacert", "--cert", "--key", "--sni", "--insecure", "--timeout",
+		"--askpass", "--sentinel", "--master", "--sentinel-user", "--sentinel-pass", "--tls", "--cacert", "--cert", "--key", "--sni", "--insecure", "--timeout",
 		"-c, --cluster", "--interval", "--once", "--json", "--demo", "--delimiter", "--key-prefix", "--readonly", "--monitor-limit",
 		"--version", "--help", "keys scan", "monitor", "restore"} {
 		if !strings.Contains(out, f) {

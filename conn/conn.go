@@ -47,6 +47,12 @@ type Config struct {
 	Timeout  time.Duration
 	Cluster  bool
 
+	// Sentinel flags: see sentinel.go.
+	Sentinels    []string
+	Master       string
+	SentinelUser string
+	SentinelPass string
+
 	fs *pflag.FlagSet
 }
 
@@ -68,7 +74,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SNI, "sni", "", "server name for TLS SNI and certificate checks")
 	fs.BoolVar(&c.Insecure, "insecure", false, "skip TLS certificate verification (the only way to; also allows skip_verify=true in a URI)")
 	fs.DurationVar(&c.Timeout, "timeout", 2*time.Second, "deadline for connecting and for each command")
-	fs.BoolVarP(&c.Cluster, "cluster", "c", false, "Redis Cluster: watch every master (also automatic when the server has cluster_enabled:1)")
+	fs.BoolVarP(&c.Cluster, "cluster", "c", false, "Redis Cluster: watch every node (also automatic when the server has cluster_enabled:1)")
+	c.bindSentinel(fs)
 }
 
 func (c *Config) changed(name string) bool {
@@ -85,6 +92,9 @@ type Target struct {
 	TLS      *tls.Config
 	Timeout  time.Duration
 	Cluster  bool // watch every master of a Redis Cluster
+	// Sentinel, with --sentinel: Addr is the master the sentinels named
+	// (empty until LocateMaster). Shared by copies of the Target: read only.
+	Sentinel *Sentinel
 }
 
 // String names the target for humans: never includes the password.
@@ -98,6 +108,9 @@ func (t Target) String() string {
 	}
 	if t.User != "" && t.User != "default" {
 		s = t.User + "@" + s
+	}
+	if t.Sentinel != nil {
+		return t.Sentinel.describe(t.Addr, s)
 	}
 	return s
 }
@@ -183,6 +196,12 @@ func (c *Config) Resolve(getenv func(string) string, readPassword func() (string
 		warnings = warnings[:1]
 	}
 
+	if err := c.resolveSentinel(&t, getenv, &warnings); err != nil {
+		return t, nil, err
+	}
+	if t.Sentinel != nil {
+		host = "" // the master is found later: check the name dialled
+	}
 	if useTLS || c.CACert != "" || c.Cert != "" || c.Key != "" {
 		cfg, err := c.tlsConfig(host, insecureFromURI)
 		if err != nil {

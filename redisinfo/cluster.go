@@ -40,7 +40,8 @@ func (n ClusterNode) Failing() bool { return n.HasFlag("fail") || n.HasFlag("pfa
 func IsCluster(info Info) bool { return info.Str("cluster_enabled") == "1" }
 
 // DiscoverCluster asks seed for the cluster's nodes: CLUSTER SHARDS (Redis
-// 7.0+), or CLUSTER NODES on servers without it. t says how redtop dials
+// 7.0+) and CLUSTER NODES for the link states, or CLUSTER NODES alone on
+// servers without SHARDS. t says how redtop dials
 // (its TLS picks a node's tls-port); a node whose address the cluster does
 // not know is given the seed's host. ledger (may be nil) books the calls.
 // Masters come first in slot order, each followed by its replicas.
@@ -55,7 +56,11 @@ func DiscoverCluster(ctx context.Context, seed *redis.Client, t conn.Target, led
 	v, err := seed.Do(ctx, "cluster", "shards").Slice()
 	if err == nil {
 		w.ok("cluster|shards", args, respSize(v))
-		return parseShards(v, host, t.TLS != nil)
+		nodes, err := parseShards(v, host, t.TLS != nil)
+		if err == nil {
+			addLinks(ctx, seed, w, nodes)
+		}
+		return nodes, err
 	}
 	w.failed("cluster|shards", args, err)
 	if !isServerReply(err) || isRejected(err) {
@@ -72,13 +77,63 @@ func DiscoverCluster(ctx context.Context, seed *redis.Client, t conn.Target, led
 	return ParseClusterNodes(text, host)
 }
 
+// addLinks fills in what CLUSTER SHARDS leaves out, from CLUSTER NODES:
+// each node's link state and its pfail, handshake, noaddr and nofailover
+// flags, matched by node ID. Without CLUSTER NODES (an ACL may refuse it)
+// the nodes stay as SHARDS described them.
+func addLinks(ctx context.Context, seed *redis.Client, w wire, nodes []ClusterNode) {
+	args := []string{"cluster", "nodes"}
+	text, err := seed.ClusterNodes(ctx).Result()
+	if err != nil {
+		w.failed("cluster|nodes", args, err)
+		return
+	}
+	w.ok("cluster|nodes", args, wireBulk(len(text)))
+	seen, err := ParseClusterNodes(text, "")
+	if err != nil {
+		return
+	}
+	byID := make(map[string]ClusterNode, len(seen))
+	for _, n := range seen {
+		byID[n.ID] = n
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		o, ok := byID[n.ID]
+		if !ok {
+			continue
+		}
+		n.LinkState = o.LinkState
+		for _, f := range o.Flags {
+			if f != "myself" && !n.HasFlag(f) { // myself depends on who was asked
+				n.Flags = append(n.Flags, f)
+			}
+		}
+	}
+}
+
 // NodesFor builds one client per cluster node for a Poller, from the
 // target's options with the address replaced: same user, password, TLS
 // and timeouts; database 0, the only one a cluster has.
 func NodesFor(t conn.Target, nodes []ClusterNode) []Node {
+	return UpdateNodes(t, nil, nodes)
+}
+
+// UpdateNodes is NodesFor after a new discovery: a node already in have
+// (same address) keeps its client, so its connection and the poller's
+// state for it carry on; the others get new clients. Every node gets the
+// cluster's new view of it. Poller.SetNodes closes the clients left over.
+func UpdateNodes(t conn.Target, have []Node, nodes []ClusterNode) []Node {
 	out := make([]Node, 0, len(nodes))
 	for _, n := range nodes {
-		out = append(out, Node{Addr: n.Addr, Client: redis.NewClient(nodeOptions(t, n.Addr))})
+		view := n
+		node := Node{Addr: n.Addr, ClusterNode: &view}
+		if i := slices.IndexFunc(have, func(h Node) bool { return h.Addr == n.Addr }); i >= 0 {
+			node.Client = have[i].Client
+		} else {
+			node.Client = redis.NewClient(nodeOptions(t, n.Addr))
+		}
+		out = append(out, node)
 	}
 	return out
 }

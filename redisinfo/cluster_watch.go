@@ -60,6 +60,19 @@ func (c ClusterChange) String() string {
 	return n
 }
 
+// Level grades a change for the dashboard's events: a node that failed is
+// crit; a failover, a node that left and a replica that follows another
+// master warn; a node that joined or recovered and slots that moved are ok.
+func (c ClusterChange) Level() Level {
+	switch c.Kind {
+	case NodeFailed:
+		return Crit
+	case RoleChanged, NodeRemoved, MasterChanged:
+		return Warn
+	}
+	return OK
+}
+
 func shortID(id string) string {
 	if len(id) > 8 {
 		return id[:8]
@@ -167,6 +180,11 @@ func (w *ClusterWatcher) Kick(err error) bool {
 	if !TopologyError(err) {
 		return false
 	}
+	w.wake()
+	return true
+}
+
+func (w *ClusterWatcher) wake() {
 	w.mu.Lock()
 	w.kicked = true
 	w.mu.Unlock()
@@ -174,7 +192,49 @@ func (w *ClusterWatcher) Kick(err error) bool {
 	case w.kick <- struct{}{}:
 	default:
 	}
-	return true
+}
+
+// kickGap is the least time between a discovery and one that Check asks
+// for: a node that stays unreachable must not turn every poll into a
+// discovery.
+const kickGap = 2 * time.Second
+
+// Check reads a poll round for signs that the topology moved under
+// redtop and asks for a discovery when it finds one: a node the cluster
+// thinks healthy failed with a topology error (Kick), or a node's own
+// INFO role is not the cluster's view of it (a failover). It asks at most
+// once per kickGap and reports whether it asked.
+func (w *ClusterWatcher) Check(samples []NodeSample) bool {
+	w.mu.Lock()
+	recent := !w.last.IsZero() && w.now().Sub(w.last) < kickGap
+	w.mu.Unlock()
+	if recent {
+		return false
+	}
+	for _, s := range samples {
+		view := s.ClusterNode
+		switch {
+		case s.Err != nil:
+			if (view == nil || !view.Failing()) && w.Kick(s.Err) {
+				return true
+			}
+		case view != nil:
+			if role := InfoRole(s.Info); role != "" && role != view.Role {
+				w.wake()
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// InfoRole is a node's role as its INFO says it, in the cluster's words:
+// "master" or "replica" (INFO says "slave"); "" when INFO has no role.
+func InfoRole(in Info) string {
+	if r := in.Str("role"); r != "slave" {
+		return r
+	}
+	return "replica"
 }
 
 // TopologyError reports errors that mean the cluster's layout may have
@@ -228,7 +288,8 @@ func (w *ClusterWatcher) Refresh(ctx context.Context) ClusterUpdate {
 }
 
 // Run refreshes whenever one is due, until ctx ends, and hands fn every
-// update that carries changes or an error.
+// update: the new view (link states and flags move without a change being
+// reported), its changes, or the error.
 func (w *ClusterWatcher) Run(ctx context.Context, fn func(ClusterUpdate)) {
 	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
@@ -242,7 +303,7 @@ func (w *ClusterWatcher) Run(ctx context.Context, fn func(ClusterUpdate)) {
 		if !w.Due(w.now()) {
 			continue
 		}
-		if u := w.Refresh(ctx); ctx.Err() == nil && (u.Err != nil || len(u.Changes) > 0) {
+		if u := w.Refresh(ctx); ctx.Err() == nil {
 			fn(u)
 		}
 	}

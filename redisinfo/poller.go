@@ -20,29 +20,64 @@ var sections = []string{"server", "clients", "memory", "persistence", "stats", "
 type Node struct {
 	Addr   string
 	Client *redis.Client
+	// ClusterNode is how the cluster described the node at the last
+	// discovery; nil off a cluster. Samples carry it to the nodes table.
+	ClusterNode *ClusterNode
 }
 
 // Poller sends one INFO per node per poll, to all nodes in parallel.
 type Poller struct {
-	mu      sync.Mutex // guards nodes, legacy and events
-	nodes   []Node
-	ledger  *Ledger
-	timeout time.Duration
-	now     func() time.Time
-	legacy  map[string]bool // nodes that answered multi-section INFO with an error
-	cluster bool            // also ask the first node for CLUSTER INFO
-	events  []Event         // noted since the last poll
+	mu       sync.Mutex // guards nodes, legacy and events
+	nodes    []Node
+	ledger   *Ledger
+	timeout  time.Duration
+	now      func() time.Time
+	legacy   map[string]bool      // nodes that answered multi-section INFO with an error
+	cluster  bool                 // also ask the first node for CLUSTER INFO
+	events   []Event              // noted since the last poll
+	resting  map[string]time.Time // failed nodes that did not answer: not asked before then
+	sentinel *SentinelWatcher     // also ask Sentinel each poll (WatchSentinel)
 }
 
-// WatchCluster makes each poll also ask the first node for CLUSTER INFO
-// (one more small command per tick), for the cluster's state and slots.
+// WatchCluster makes each poll also ask the first node for CLUSTER INFO,
+// for the cluster's state and slots: one more small command per tick, in
+// the same round trip as its INFO (a pipeline).
 func (p *Poller) WatchCluster() { p.cluster = true }
 
 // NewPoller watches nodes. The ledger (may be nil) is read with each reply
 // and told about the INFO calls themselves, so they do not show up as the
 // server's traffic.
 func NewPoller(nodes []Node, ledger *Ledger, timeout time.Duration) *Poller {
-	return &Poller{nodes: nodes, ledger: ledger, timeout: timeout, now: time.Now, legacy: map[string]bool{}}
+	return &Poller{nodes: nodes, ledger: ledger, timeout: timeout, now: time.Now, legacy: map[string]bool{},
+		resting: map[string]time.Time{}}
+}
+
+// failedRetry is how often a node the cluster marks failed, and that did
+// not answer, is asked again: a dead host must not hold every poll for the
+// whole timeout.
+const failedRetry = 10 * time.Second
+
+var errResting = fmt.Errorf("marked failed by the cluster: asked again every %v", failedRetry)
+
+// rest reports whether a failed node is left out of this poll, and books
+// the outcome of a poll that asked it.
+func (p *Poller) rest(n Node, asked bool, err error) bool {
+	if n.ClusterNode == nil || !n.ClusterNode.HasFlag("fail") {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	switch {
+	case !asked:
+		until, ok := p.resting[n.Addr]
+		return ok && now.Before(until)
+	case err != nil:
+		p.resting[n.Addr] = now.Add(failedRetry)
+	default:
+		delete(p.resting, n.Addr)
+	}
+	return false
 }
 
 // Nodes returns the watched nodes.
@@ -92,30 +127,91 @@ func (p *Poller) Poll(ctx context.Context) []NodeSample {
 	for i, n := range nodes {
 		wg.Go(func() { out[i] = p.pollNode(ctx, n, i == 0) })
 	}
+	var sent sentinelFetch
+	if p.sentinel != nil {
+		wg.Go(func() { sent = p.fetchSentinel(ctx) })
+	}
 	wg.Wait()
 	if len(out) > 0 {
 		out[0].Events = events
+		p.sentinelSample(&out[0], sent)
 	}
 	return out
 }
 
 func (p *Poller) pollNode(ctx context.Context, n Node, first bool) NodeSample {
+	if p.rest(n, false, nil) {
+		return NodeSample{Node: n.Addr, At: p.now(), Err: errResting, ClusterNode: n.ClusterNode, Own: p.ledger.Get(n.Addr)}
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	start := p.now()
-	text, err := p.info(ctx, n)
-	s := NodeSample{Node: n.Addr, At: p.now(), Err: err}
+	var (
+		text string
+		ci   *ClusterInfo
+		err  error
+	)
+	if p.cluster && first {
+		text, ci, err = p.infoAndCluster(ctx, n)
+	} else {
+		text, err = p.info(ctx, n)
+	}
+	p.rest(n, true, err)
+	s := NodeSample{Node: n.Addr, At: p.now(), Err: err, Cluster: ci, ClusterNode: n.ClusterNode}
 	s.RTT = s.At.Sub(start)
 	if err == nil {
 		s.Info = Parse(text)
-		if p.cluster && first {
-			if ci, err := FetchClusterInfo(ctx, n.Client, n.Addr, p.ledger); err == nil {
-				s.Cluster = &ci
-			}
-		}
 	}
 	s.Own = p.ledger.Get(n.Addr)
 	return s
+}
+
+var clusterInfoArgs = []string{"cluster", "info"}
+
+// infoAndCluster sends INFO and CLUSTER INFO in one round trip (a
+// pipeline), so watching a cluster's state costs no extra wait. A failed
+// CLUSTER INFO only leaves the state out.
+func (p *Poller) infoAndCluster(ctx context.Context, n Node) (string, *ClusterInfo, error) {
+	p.mu.Lock()
+	legacy := p.legacy[n.Addr]
+	p.mu.Unlock()
+	if legacy { // one section per INFO: two round trips, as before 7.0
+		text, err := p.info(ctx, n)
+		if err != nil {
+			return "", nil, err
+		}
+		if ci, err := FetchClusterInfo(ctx, n.Client, n.Addr, p.ledger); err == nil {
+			return text, &ci, nil
+		}
+		return text, nil, nil
+	}
+	pipe := n.Client.Pipeline()
+	infoCmd := pipe.Info(ctx, sections...)
+	clusterCmd := pipe.ClusterInfo(ctx)
+	_, _ = pipe.Exec(ctx) // errors are read per command below
+	w := wire{l: p.ledger, node: n.Addr}
+	ctext, cerr := clusterCmd.Result()
+	if cerr != nil {
+		w.failed("cluster|info", clusterInfoArgs, cerr)
+	} else {
+		w.ok("cluster|info", clusterInfoArgs, wireBulk(len(ctext)))
+	}
+	text, err := infoCmd.Result()
+	switch {
+	case err != nil && isSyntaxError(err):
+		p.mu.Lock()
+		p.legacy[n.Addr] = true
+		p.mu.Unlock()
+		return p.infoAndCluster(ctx, n)
+	case err != nil:
+		return "", nil, err
+	}
+	p.book(n.Addr, sections, text)
+	if cerr != nil {
+		return text, nil, nil
+	}
+	ci := ParseClusterInfo(ctext)
+	return text, &ci, nil
 }
 
 func (p *Poller) info(ctx context.Context, n Node) (string, error) {
@@ -166,6 +262,9 @@ func isSyntaxError(err error) bool {
 
 // Close closes every node's client.
 func (p *Poller) Close() error {
+	if p.sentinel != nil {
+		p.sentinel.Close()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, n := range p.nodes {

@@ -51,10 +51,13 @@ type Report struct {
 	Keyspace            map[string]DBStats `json:"keyspace"`
 	TopCommands         []CommandReport    `json:"top_commands"`
 	Nodes               int                `json:"nodes"`
+	Masters             int                `json:"masters,omitempty"`   // on a cluster: the nodes summed
+	NodeList            []NodeReport       `json:"node_list,omitempty"` // on a cluster: every node polled
 	ClusterState        string             `json:"cluster_state,omitempty"`
 	ClusterSlotsOK      int64              `json:"cluster_slots_ok,omitempty"`
 	ClusterSlotsFail    int64              `json:"cluster_slots_fail,omitempty"`
 	WindowRestarted     string             `json:"window_restarted,omitempty"`
+	Sentinel            *SentinelReport    `json:"sentinel,omitempty"` // with --sentinel: the sentinels' view
 }
 
 // ReplicationReport is the replication part of a Report.
@@ -64,6 +67,23 @@ type ReplicationReport struct {
 	MasterAddr        string `json:"master,omitempty"`
 	MasterLinkUp      *bool  `json:"master_link_up,omitempty"`
 	MasterLastIO      *int64 `json:"master_last_io_seconds_ago,omitempty"`
+}
+
+// NodeReport is one node of a cluster in a Report: its own figures over
+// the last interval, and the cluster's view of it.
+type NodeReport struct {
+	Addr             string   `json:"addr"`
+	Role             string   `json:"role"`    // master or replica
+	InSums           bool     `json:"in_sums"` // counted in the report's sums (masters)
+	Slots            int      `json:"slots"`
+	Link             string   `json:"link,omitempty"`  // connected or disconnected, as the cluster sees it
+	Flags            []string `json:"flags,omitempty"` // fail, pfail, loading…
+	Keys             int64    `json:"keys"`
+	UsedMemoryBytes  int64    `json:"used_memory_bytes"`
+	OpsPerSec        float64  `json:"ops_per_sec"`
+	HitRate          *float64 `json:"hit_rate"`
+	ConnectedClients int64    `json:"connected_clients"`
+	Error            string   `json:"error,omitempty"` // why redtop got no reply
 }
 
 // CommandReport is one command's rate in a Report.
@@ -111,9 +131,22 @@ func NewReport(s Snapshot) Report {
 		TopCommands:         []CommandReport{},
 		Nodes:               len(s.Nodes),
 		WindowRestarted:     s.ResetReason,
+		Sentinel:            s.Sentinel.report(),
 	}
 	if c := s.Cluster; c != nil {
 		rep.ClusterState, rep.ClusterSlotsOK, rep.ClusterSlotsFail = c.State, c.SlotsOK, c.SlotsFail+c.SlotsPFail
+	}
+	if s.Cluster != nil || len(s.Nodes) > 1 {
+		for _, n := range s.Nodes {
+			if n.Counted {
+				rep.Masters++
+			}
+			rep.NodeList = append(rep.NodeList, NodeReport{
+				Addr: n.Addr, Role: n.Role, InSums: n.Counted, Slots: n.Slots, Link: n.Link, Flags: n.Flags,
+				Keys: n.Keys, UsedMemoryBytes: n.Used, OpsPerSec: round(n.Ops, 2), HitRate: ratio(n.HitRate),
+				ConnectedClients: n.Clients, Error: n.Err,
+			})
+		}
 	}
 	if s.Memory.Percent >= 0 {
 		p := round(s.Memory.Percent, 2)
@@ -165,7 +198,11 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 		return fmt.Sprintf("%.1f%%", *f*100)
 	}
-	p("window", "%.1fs over %d node(s)", r.WindowSeconds, r.Nodes)
+	if r.Masters > 0 {
+		p("window", "%.1fs over %d nodes; sums over the %d masters", r.WindowSeconds, r.Nodes, r.Masters)
+	} else {
+		p("window", "%.1fs over %d node(s)", r.WindowSeconds, r.Nodes)
+	}
 	p("hit rate", "%s  (hits %.1f/s, misses %.1f/s)", pr(r.HitRate), r.HitsPerSec, r.MissesPerSec)
 	p("lifetime hit rate", "%s", pr(r.LifetimeHitRate))
 	p("ops", "%.1f/s  (instantaneous %d/s)", r.OpsPerSec, r.InstantaneousOps)
@@ -199,6 +236,23 @@ func (r Report) WriteText(w io.Writer) error {
 		cmds = append(cmds, "none")
 	}
 	p("top commands", "%s", strings.Join(cmds, ", "))
+	for _, n := range r.NodeList {
+		line := fmt.Sprintf("%s, %d slots, %d keys, %s, %.1f ops/s, hit %s, %d clients", n.Role, n.Slots, n.Keys,
+			ib(n.UsedMemoryBytes), n.OpsPerSec, pr(n.HitRate), n.ConnectedClients)
+		if n.Link != "" {
+			line += ", link " + n.Link
+		}
+		if len(n.Flags) > 0 {
+			line += ", " + strings.Join(n.Flags, " ")
+		}
+		if n.Error != "" {
+			line += ", no reply: " + n.Error
+		}
+		p("node "+n.Addr, "%s", line)
+	}
+	if r.Sentinel != nil {
+		p("sentinel", "%s", r.Sentinel)
+	}
 	if r.WindowRestarted != "" {
 		p("note", "window restarted: %s", r.WindowRestarted)
 	}

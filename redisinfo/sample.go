@@ -15,6 +15,12 @@ type NodeSample struct {
 	Cluster *ClusterInfo
 	// Events noted since the previous poll (on the first sample of a round).
 	Events []Event
+	// ClusterNode is the cluster's view of the node at the last discovery
+	// (role, slots, link, flags); nil off a cluster.
+	ClusterNode *ClusterNode
+	// Sentinel is the sentinels' view, on the first sample of a round when
+	// watching through Sentinel.
+	Sentinel *SentinelInfo
 }
 
 // Event is something that happened to the watched servers rather than a

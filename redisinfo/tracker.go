@@ -19,14 +19,18 @@ type Tracker struct {
 	resetReason  string    // why the current epoch started, "" for the first
 	pendingReset bool      // the next tick is the first of a new epoch
 	lastAt       time.Time
-	cluster      *ClusterInfo // the latest CLUSTER INFO, when watching a cluster
-	events       []Event      // the latest maxEvents, oldest first
+	cluster      *ClusterInfo  // the latest CLUSTER INFO, when watching a cluster
+	events       []Event       // the latest maxEvents, oldest first
+	sentinel     *SentinelInfo // the latest Sentinel view, when watching through Sentinel
+	order        []string      // nodes in the order of the last poll round
+	allNodes     bool          // every node counts in the sums, replica or not
 }
 
 // maxEvents is how many events a Snapshot carries.
 const maxEvents = 50
 
 type nodeState struct {
+	ok     bool // it answered at least once: the fields below hold data
 	at     time.Time
 	runID  string
 	c      counters
@@ -35,6 +39,8 @@ type nodeState struct {
 	info   Info
 	last   counters      // the node's own last delta, for the nodes table
 	lastDt time.Duration // and its span; 0 before the second sample
+	view   *ClusterNode  // the cluster's view of it, off a cluster nil
+	err    error         // why the last poll failed; nil when it answered
 }
 
 type tick struct {
@@ -52,6 +58,22 @@ func NewTracker(history int) *Tracker {
 	return &Tracker{capacity: history, nodes: map[string]*nodeState{}}
 }
 
+// NewNodeTracker is a Tracker for one node's own figures: the node counts
+// whatever its role, where a cluster's Tracker leaves replicas out.
+func NewNodeTracker(history int) *Tracker {
+	t := NewTracker(history)
+	t.allNodes = true
+	return t
+}
+
+// counts reports whether a node's figures go into the sums. A replica of a
+// Redis Cluster holds copies of its master's keys and replays its writes
+// (they count in its commands): a cluster is summed over its masters. A
+// standalone server counts whatever its role.
+func (t *Tracker) counts(in Info) bool {
+	return t.allNodes || !IsCluster(in) || InfoRole(in) != "replica"
+}
+
 // ResetWindows starts new windows from the latest sample: rates from here
 // on, e.g. when a load test starts.
 func (t *Tracker) ResetWindows(reason string) {
@@ -65,8 +87,18 @@ func (t *Tracker) newEpoch(at time.Time, reason string) {
 }
 
 // Add ingests one poll round (one sample per node) and returns the new
-// snapshot. Failed samples keep their node's previous state.
+// snapshot. Failed samples keep their node's previous figures.
 func (t *Tracker) Add(samples []NodeSample) Snapshot {
+	t.Feed(samples)
+	return t.Snapshot()
+}
+
+// Snapshot is the figures as of the latest round.
+func (t *Tracker) Snapshot() Snapshot { return t.snapshot(t.lastAt) }
+
+// Feed ingests one poll round like Add, without building a snapshot: for
+// trackers read only now and then (one per node of a cluster).
+func (t *Tracker) Feed(samples []NodeSample) {
 	var (
 		at      time.Time
 		sum     counters
@@ -74,10 +106,26 @@ func (t *Tracker) Add(samples []NodeSample) Snapshot {
 		resetOn []string
 		polled  = make(map[string]bool, len(samples))
 	)
+	if len(samples) > 0 {
+		t.order = t.order[:0]
+	}
 	for _, s := range samples {
 		polled[s.Node] = true
+		t.order = append(t.order, s.Node)
 		t.events = append(t.events, s.Events...)
+		if s.Sentinel != nil {
+			t.sentinel = s.Sentinel
+		}
+		prev := t.nodes[s.Node]
 		if s.Err != nil {
+			if prev == nil {
+				prev = &nodeState{}
+				t.nodes[s.Node] = prev
+			}
+			prev.err = s.Err
+			if s.ClusterNode != nil {
+				prev.view = s.ClusterNode
+			}
 			continue
 		}
 		if s.At.After(at) {
@@ -88,26 +136,35 @@ func (t *Tracker) Add(samples []NodeSample) Snapshot {
 		}
 		cur := countersOf(s)
 		runID := s.Info.Str("run_id")
-		prev := t.nodes[s.Node]
-		t.nodes[s.Node] = &nodeState{at: s.At, runID: runID, c: cur, own: s.Own, info: s.Info}
-		if prev == nil {
+		ns := &nodeState{ok: true, at: s.At, runID: runID, c: cur, own: s.Own, info: s.Info, view: s.ClusterNode}
+		t.nodes[s.Node] = ns
+		if prev == nil || !prev.ok {
 			continue
 		}
+		// A node out of the sums (a cluster's replica) restarting does not
+		// restart the windows.
+		counted := t.counts(s.Info)
 		d, forward := cur.sub(prev.c)
 		switch {
 		case prev.runID != "" && runID != "" && prev.runID != runID:
-			resetOn = append(resetOn, s.Node+" restarted")
+			if counted {
+				resetOn = append(resetOn, s.Node+" restarted")
+			}
 			continue
 		case !forward:
-			resetOn = append(resetOn, s.Node+" counters went back (CONFIG RESETSTAT?)")
+			if counted {
+				resetOn = append(resetOn, s.Node+" counters went back (CONFIG RESETSTAT?)")
+			}
 			continue
 		}
 		carry := prev.carry
 		d.subtractOwn(diffOwn(s.Own, prev.own), &carry)
-		t.nodes[s.Node].carry = carry
-		t.nodes[s.Node].last, t.nodes[s.Node].lastDt = d, s.At.Sub(prev.at)
-		sum.add(d)
-		any = true
+		ns.carry = carry
+		ns.last, ns.lastDt = d, s.At.Sub(prev.at)
+		if counted {
+			sum.add(d)
+			any = true
+		}
 	}
 	if n := len(t.events); n > maxEvents {
 		t.events = append([]Event(nil), t.events[n-maxEvents:]...)
@@ -122,7 +179,7 @@ func (t *Tracker) Add(samples []NodeSample) Snapshot {
 		}
 	}
 	if at.IsZero() { // every node failed: nothing new
-		return t.snapshot(t.lastAt)
+		return
 	}
 	if len(resetOn) > 0 {
 		t.newEpoch(at, joinReasons(resetOn))
@@ -134,7 +191,6 @@ func (t *Tracker) Add(samples []NodeSample) Snapshot {
 		t.epoch = at
 	}
 	t.lastAt = at
-	return t.snapshot(at)
 }
 
 func joinReasons(r []string) string {

@@ -7,19 +7,27 @@ import (
 
 // ActivitySource is what the clients, slow log and MONITOR panes and the
 // latency line need from Redis. main adapts redisinfo to it.
+//
+// Every call names the node it is for: its address as the nodes table
+// shows it, or "" for the default node (the server redtop was pointed
+// at). The node travels with the call rather than living in the source,
+// so a reply can never be shown under another node's name, and a CLIENT
+// KILL or SLOWLOG RESET goes to the node whose rows were on screen
+// (client ids are per node).
 type ActivitySource interface {
-	Clients(ctx context.Context) ([]ClientRow, error)
-	KillClient(ctx context.Context, id int64) (string, error)
-	Slowlog(ctx context.Context) (SlowlogData, error)
-	ResetSlowlog(ctx context.Context) (string, error)
-	// Ping is one PING on redtop's own latency connection.
-	Ping(ctx context.Context) (time.Duration, error)
-	LatencyEvents(ctx context.Context) (LatencyData, error)
-	// Monitor starts MONITOR on a connection of its own.
-	Monitor(ctx context.Context) (MonitorStream, error)
+	Clients(ctx context.Context, node string) ([]ClientRow, error)
+	KillClient(ctx context.Context, node string, id int64) (string, error)
+	Slowlog(ctx context.Context, node string) (SlowlogData, error)
+	ResetSlowlog(ctx context.Context, node string) (string, error)
+	// Ping is one PING on redtop's own latency connection to the node.
+	Ping(ctx context.Context, node string) (time.Duration, error)
+	LatencyEvents(ctx context.Context, node string) (LatencyData, error)
+	// Monitor starts MONITOR on the node, on a connection of its own.
+	Monitor(ctx context.Context, node string) (MonitorStream, error)
 	// Allowed says whether a feature ("monitor", "clients", "kill",
 	// "slowlog", "slowlog-reset", "latency") may be used, and if not why
-	// ("needs +monitor"). It asks the server once per session.
+	// ("needs +monitor"). It asks the server once per session (the default
+	// node: a cluster's nodes are expected to share their ACL rules).
 	Allowed(ctx context.Context, feature string) (bool, string)
 }
 

@@ -21,29 +21,46 @@ type fakeActivity struct {
 	asked   map[string]int
 	stream  *fakeStream
 	pings   int
+	calls   []string // "Clients node", in order
 }
 
-func (f *fakeActivity) Clients(context.Context) ([]ClientRow, error) { return f.clients, nil }
-func (f *fakeActivity) KillClient(_ context.Context, id int64) (string, error) {
+func (f *fakeActivity) note(call, node string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, call+" "+node)
+	f.mu.Unlock()
+}
+
+func (f *fakeActivity) Clients(_ context.Context, node string) ([]ClientRow, error) {
+	f.note("Clients", node)
+	return f.clients, nil
+}
+func (f *fakeActivity) KillClient(_ context.Context, node string, id int64) (string, error) {
+	f.note("KillClient", node)
 	f.killed = append(f.killed, id)
 	return "killed", nil
 }
-func (f *fakeActivity) Slowlog(context.Context) (SlowlogData, error) { return f.slow, nil }
-func (f *fakeActivity) ResetSlowlog(context.Context) (string, error) {
+func (f *fakeActivity) Slowlog(_ context.Context, node string) (SlowlogData, error) {
+	f.note("Slowlog", node)
+	return f.slow, nil
+}
+func (f *fakeActivity) ResetSlowlog(_ context.Context, node string) (string, error) {
+	f.note("ResetSlowlog", node)
 	f.resets++
 	f.slow.Entries = nil
 	return "reset", nil
 }
-func (f *fakeActivity) Ping(context.Context) (time.Duration, error) {
+func (f *fakeActivity) Ping(_ context.Context, node string) (time.Duration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pings++
 	return 300 * time.Microsecond, nil
 }
-func (f *fakeActivity) LatencyEvents(context.Context) (LatencyData, error) {
+func (f *fakeActivity) LatencyEvents(_ context.Context, node string) (LatencyData, error) {
+	f.note("LatencyEvents", node)
 	return LatencyData{Hint: "latency monitoring is off: CONFIG SET latency-monitor-threshold 100 enables it"}, nil
 }
-func (f *fakeActivity) Monitor(context.Context) (MonitorStream, error) {
+func (f *fakeActivity) Monitor(_ context.Context, node string) (MonitorStream, error) {
+	f.note("Monitor", node)
 	if why, ok := f.denied["monitor"]; ok {
 		return nil, errors.New(why)
 	}

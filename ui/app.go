@@ -39,6 +39,10 @@ type Config struct {
 	MonitorLimit time.Duration
 	// ReadOnly disables CLIENT KILL and SLOWLOG RESET.
 	ReadOnly bool
+	// Seed, on a cluster, is the node the clients, slow log, latency and
+	// MONITOR panes show until another is picked in the overview; they
+	// name it in their headers. "" for a single server.
+	Seed string
 }
 
 // pane is what every pane offers the root.
@@ -66,26 +70,33 @@ type (
 	dataHandler interface {                     // owns some data messages
 		handleData(tea.Msg) (tea.Cmd, bool)
 	}
+	nodeFollower interface{ setNode(addr string) tea.Cmd } // shows the node picked in the overview
 )
 
 // Model is the root model: it routes keys, owns the poll loop and the
 // connection state, and lays the panes out.
 type Model struct {
-	ctx      context.Context
-	cfg      Config
-	now      func() time.Time
-	keys     KeyMap
-	styles   *Styles
-	help     help.Model
-	tracker  *redisinfo.Tracker
-	overview *overview
-	browser  *browser // nil without a key source
-	clients  *clientsPane
-	slowlog  *slowlogPane
-	monitor  *monitorPane
-	order    []named // the panes, in tab order; the overview first
-	focus    focus
-	latency  latencyWindow
+	ctx     context.Context
+	cfg     Config
+	now     func() time.Time
+	keys    KeyMap
+	styles  *Styles
+	help    help.Model
+	tracker *redisinfo.Tracker
+	// On a cluster, one tracker per node besides the cluster's, fed from
+	// the same samples: a node picked in the overview shows its own rates
+	// over the same windows at once.
+	nodeTrackers map[string]*redisinfo.Tracker
+	nodeRTT      map[string]time.Duration // each node's last INFO round trip
+	node         string                   // the node picked; "" for the cluster-wide view
+	overview     *overview
+	browser      *browser // nil without a key source
+	clients      *clientsPane
+	slowlog      *slowlogPane
+	monitor      *monitorPane
+	order        []named // the panes, in tab order; the overview first
+	focus        focus
+	latency      latencyWindow
 
 	width, height int
 	lay           layout
@@ -142,9 +153,9 @@ func New(ctx context.Context, cfg Config) *Model {
 		if limit <= 0 {
 			limit = time.Minute
 		}
-		m.clients = newClientsPane(ctx, m.styles, a, cfg.ReadOnly, cfg.Now)
-		m.slowlog = newSlowlogPane(ctx, m.styles, a, cfg.ReadOnly, cfg.Now)
-		m.monitor = newMonitorPane(ctx, m.styles, a, glob, limit, cfg.Now)
+		m.clients = newClientsPane(ctx, m.styles, a, cfg.Seed, cfg.ReadOnly, cfg.Now)
+		m.slowlog = newSlowlogPane(ctx, m.styles, a, cfg.Seed, cfg.ReadOnly, cfg.Now)
+		m.monitor = newMonitorPane(ctx, m.styles, a, cfg.Seed, glob, limit, cfg.Now)
 		m.order = append(m.order, named{"clients", m.clients}, named{"slowlog", m.slowlog}, named{"monitor", m.monitor})
 	}
 	m.latency = newLatencyWindow(time.Minute)
@@ -171,6 +182,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.handleKey(msg)
 	case polledMsg:
 		return m, m.handlePolled(msg)
+	case nodePickedMsg:
+		return m, m.showNode(msg.addr)
 	case tickMsg:
 		return m, m.handleTick(msg)
 	case clockMsg:
@@ -278,6 +291,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.togglePause()
 	case key.Matches(msg, m.keys.Reset):
 		m.tracker.ResetWindows("restarted by you")
+		for _, tr := range m.nodeTrackers {
+			tr.ResetWindows("restarted by you")
+		}
 		return m.setStatus(okLevel, "windows restarted: rates from now on", 4*time.Second)
 	case key.Matches(msg, m.keys.Faster):
 		return m.setInterval(-1)
@@ -368,6 +384,7 @@ func (m *Model) handlePolled(msg polledMsg) tea.Cmd {
 		}
 	}
 	snap := m.tracker.Add(msg.samples)
+	m.feedNodes(msg.samples)
 	c := &m.conn
 	c.nodes, c.failing = len(msg.samples), 0
 	var cmds []tea.Cmd
@@ -396,13 +413,29 @@ func (m *Model) handlePolled(msg polledMsg) tea.Cmd {
 		news = append(news, "windows start again: "+snap.ResetReason)
 		lvl = warnLevel
 	}
+	if text, l, ok := eventNews(msg.samples); ok {
+		news = append([]string{text}, news...)
+		lvl = max(lvl, l)
+	}
 	if len(news) > 0 {
-		cmds = append(cmds, m.setStatus(lvl, strings.Join(news, "; "), 10*time.Second))
+		ttl := 10 * time.Second
+		if lvl == errLevel {
+			ttl = 15 * time.Second
+		}
+		cmds = append(cmds, m.setStatus(lvl, strings.Join(news, "; "), ttl))
 	}
 	c.failing = len(failed)
 	c.everOK, c.lastOK, c.downSince, c.failures = true, now, time.Time{}, 0
 	m.overview.stale = ""
 	m.overview.setSnapshot(snap, worst)
+	if m.node != "" {
+		if s, ok := m.nodeSnapshot(m.node); ok {
+			m.overview.showNode(m.node, s, m.nodeRTT[m.node])
+		} else {
+			left := m.node
+			cmds = append(cmds, m.showNode(""), m.setStatus(warnLevel, left+" is no longer polled: back to the cluster-wide view", 10*time.Second))
+		}
+	}
 	cmds = append(cmds, tickCmd(max(0, m.interval-msg.took), m.gen))
 	return tea.Batch(cmds...)
 }

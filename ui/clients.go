@@ -52,8 +52,10 @@ type clientsPane struct {
 	readOnly bool
 	k        clientKeys
 	w, h     int
+	node     string // the node listed; "" for the default one
+	seed     string // the default node's name in the header; "" off a cluster
 
-	gen     int // refresh loop; changes when the pane hides
+	gen     int // refresh loop; changes when the pane hides or the node changes
 	active  bool
 	denied  string // why CLIENT LIST may not be used
 	rows    []ClientRow
@@ -69,11 +71,11 @@ type clientsPane struct {
 	now     func() time.Time
 }
 
-func newClientsPane(ctx context.Context, st *Styles, src ActivitySource, readOnly bool, now func() time.Time) *clientsPane {
+func newClientsPane(ctx context.Context, st *Styles, src ActivitySource, seed string, readOnly bool, now func() time.Time) *clientsPane {
 	b := func(keys []string, k, h string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, h))
 	}
-	p := &clientsPane{ctx: ctx, st: st, src: src, readOnly: readOnly, now: now, sortCol: 0,
+	p := &clientsPane{ctx: ctx, st: st, src: src, seed: seed, readOnly: readOnly, now: now, sortCol: 0,
 		k: clientKeys{
 			navKeys: defaultNavKeys(),
 			Sort:    b([]string{"s"}, "s", "sort column"), Reverse: b([]string{"S"}, "S", "reverse"),
@@ -109,13 +111,27 @@ func (p *clientsPane) activate() tea.Cmd {
 
 func (p *clientsPane) deactivate() { p.active = false; p.gen++ }
 
+// setNode lists another node's clients: the rows of the last one go, a
+// reply still on its way from it is dropped (gen).
+func (p *clientsPane) setNode(node string) tea.Cmd {
+	if node == p.node {
+		return nil
+	}
+	p.node, p.rows, p.shown, p.err, p.at, p.sel = node, nil, nil, "", time.Time{}, 0
+	p.gen++
+	if !p.active {
+		return nil
+	}
+	return p.fetch()
+}
+
 func (p *clientsPane) fetch() tea.Cmd {
 	if p.denied != "" {
 		return nil
 	}
-	ctx, src, gen := p.ctx, p.src, p.gen
+	ctx, src, gen, node := p.ctx, p.src, p.gen, p.node
 	return func() tea.Msg {
-		rows, err := src.Clients(ctx)
+		rows, err := src.Clients(ctx, node)
 		return clientsMsg{gen: gen, rows: rows, err: err}
 	}
 }
@@ -263,10 +279,13 @@ func (p *clientsPane) Update(msg tea.Msg) tea.Cmd {
 		if r.Own {
 			body = append(body, p.st.Warn.Render("this is one of redtop's own connections"))
 		}
-		ctx, src, id := p.ctx, p.src, r.ID
+		ctx, src, id, node := p.ctx, p.src, r.ID, p.node
+		if name := nodeName(node, p.seed); name != "" {
+			body = append(body, "on node "+name)
+		}
 		p.prompt = newConfirm("Kill a client", body, func() tea.Cmd {
 			return func() tea.Msg {
-				res, err := src.KillClient(ctx, id)
+				res, err := src.KillClient(ctx, node, id)
 				return killMsg{id: id, result: res, err: err}
 			}
 		})
@@ -285,8 +304,11 @@ func (p *clientsPane) View() string {
 		lines = append(lines, " "+st.Crit.Render("✖ ")+p.err)
 	}
 	rows := p.visible()
+	if name := nodeName(p.node, p.seed); name != "" {
+		title += " · " + name
+	}
 	if p.denied == "" {
-		title = fmt.Sprintf("Clients · %d connected", len(p.rows))
+		title += fmt.Sprintf(" · %d connected", len(p.rows))
 		if p.filter != "" {
 			title += fmt.Sprintf(" · %d match %q", len(rows), p.filter)
 		}
@@ -320,6 +342,15 @@ func (p *clientsPane) View() string {
 		out = overlay(out, p.prompt.view(st, min(p.w, max(50, p.w*3/4))), p.w)
 	}
 	return out
+}
+
+// nodeName is the node a pane shows, for its header: node, or the default
+// node's name seed; "" off a cluster, where the top bar says it all.
+func nodeName(node, seed string) string {
+	if node != "" {
+		return node
+	}
+	return seed
 }
 
 // simpleHelp is a help.KeyMap from fixed lists.

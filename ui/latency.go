@@ -12,9 +12,10 @@ import (
 const pingEvery = time.Second
 
 type pingMsg struct {
-	rtt time.Duration
-	at  time.Time
-	err error
+	node string // where it went: a reply from a node no longer shown is dropped
+	rtt  time.Duration
+	at   time.Time
+	err  error
 }
 
 // latencyWindow keeps redtop's PING round trips of the last span.
@@ -64,21 +65,24 @@ func (m *Model) pingCmd() tea.Cmd {
 	if m.cfg.Activity == nil {
 		return nil
 	}
-	ctx, src, now := m.ctx, m.cfg.Activity, m.now
+	ctx, src, now, node := m.ctx, m.cfg.Activity, m.now, m.node
 	return func() tea.Msg {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		rtt, err := src.Ping(pctx)
-		return pingMsg{rtt: rtt, at: now(), err: err}
+		rtt, err := src.Ping(pctx, node)
+		return pingMsg{node: node, rtt: rtt, at: now(), err: err}
 	}
 }
 
 // handlePing records a round trip and arms the next one: one loop, started
-// by Init, never two.
+// by Init, never two. The loop follows the node shown: a reply from the
+// node shown before is not recorded, but still arms the next PING.
 func (m *Model) handlePing(msg pingMsg) tea.Cmd {
-	if msg.err != nil {
+	switch {
+	case msg.node != m.node:
+	case msg.err != nil:
 		m.latency.lastErr = msg.err.Error()
-	} else {
+	default:
 		m.latency.lastErr = ""
 		m.latency.add(msg.at, msg.rtt)
 	}

@@ -21,7 +21,12 @@ type layout struct {
 	rowH          [3]int // outer heights of the three rows of boxes
 }
 
-func computeLayout(w, h int) layout {
+func computeLayout(w, h int) layout { return computeLayoutFor(w, h, false) }
+
+// computeLayoutFor lays out the overview of a cluster (cluster) or of one
+// server. A cluster's third row is one box across the screen, the nodes
+// table: it prefers a line more than the keyspace, taken from the charts.
+func computeLayoutFor(w, h int, cluster bool) layout {
 	l := layout{width: w, height: h}
 	if w < minWidth || h < minHeight {
 		l.tooSmall = true
@@ -35,6 +40,9 @@ func computeLayout(w, h int) layout {
 	avail := h - 2 - 6
 	minC := [3]int{4, 3, 3}
 	prefC := [3]int{6, 5, 5}
+	if cluster {
+		prefC = [3]int{5, 5, 6}
+	}
 	var c [3]int
 	c = minC
 	avail -= minC[0] + minC[1] + minC[2]

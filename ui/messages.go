@@ -24,3 +24,8 @@ type clearStatusMsg struct{ seq int }
 // clockMsg redraws ages ("sample 3s ago") while nothing else happens, e.g.
 // while the server is down. It is tagged like tickMsg.
 type clockMsg struct{ gen int }
+
+// nodePickedMsg: the overview opened a node of a cluster (addr), or went
+// back to the cluster-wide view (""). The clients, slow log, latency and
+// MONITOR panes follow.
+type nodePickedMsg struct{ addr string }

@@ -20,6 +20,7 @@ const (
 
 type (
 	monitorStartMsg struct {
+		node   string
 		stream MonitorStream
 		err    error
 	}
@@ -52,9 +53,12 @@ type monitorPane struct {
 	w, h  int
 	now   func() time.Time
 	limit time.Duration
+	node  string // the node picked in the overview: where s starts MONITOR
+	seed  string // the default node's name; "" off a cluster
 
 	denied   string
 	stream   MonitorStream
+	on       string // the node the session runs on: it stays there until restarted
 	gen      int
 	lines    []MonitorRow // ring, newest last
 	stats    MonitorStats
@@ -111,11 +115,11 @@ func (f monitorFilter) match(r MonitorRow, glob func(string, string) bool) bool 
 	return true
 }
 
-func newMonitorPane(ctx context.Context, st *Styles, src ActivitySource, glob func(string, string) bool, limit time.Duration, now func() time.Time) *monitorPane {
+func newMonitorPane(ctx context.Context, st *Styles, src ActivitySource, seed string, glob func(string, string) bool, limit time.Duration, now func() time.Time) *monitorPane {
 	b := func(keys []string, k, h string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, h))
 	}
-	return &monitorPane{ctx: ctx, st: st, src: src, glob: glob, now: now, limit: limit, filter: monitorFilter{db: -1},
+	return &monitorPane{ctx: ctx, st: st, src: src, seed: seed, glob: glob, now: now, limit: limit, filter: monitorFilter{db: -1},
 		k: monitorKeys{
 			Start: b([]string{"s"}, "s", "start MONITOR"), Stop: b([]string{"x"}, "x", "stop"),
 			Pause: b([]string{"p"}, "p", "pause/resume"), View: b([]string{"v"}, "v", "stream/top"),
@@ -132,6 +136,13 @@ func (p *monitorPane) KeyMap() help.KeyMap {
 }
 
 func (p *monitorPane) activate() tea.Cmd { return permCmd(p.ctx, p.src, "monitor") }
+
+// setNode picks where the next session starts; one running stays on its
+// node until it is stopped and started again.
+func (p *monitorPane) setNode(node string) tea.Cmd {
+	p.node = node
+	return nil
+}
 
 // running reports whether a session is live.
 func (p *monitorPane) running() bool { return p.stream != nil && !p.stats.Ended }
@@ -158,7 +169,7 @@ func (p *monitorPane) handleData(msg tea.Msg) (tea.Cmd, bool) {
 		if msg.err != nil {
 			return status(errLevel, "MONITOR: "+msg.err.Error()), true
 		}
-		p.stream, p.lines, p.stats = msg.stream, nil, MonitorStats{Started: p.now()}
+		p.stream, p.lines, p.stats, p.on = msg.stream, nil, MonitorStats{Started: p.now()}, msg.node
 		p.gen++
 		return p.tick(), true
 	case monitorTickMsg:
@@ -213,16 +224,20 @@ func (p *monitorPane) Update(msg tea.Msg) tea.Cmd {
 		if p.denied != "" {
 			return status(warnLevel, "MONITOR is not available: "+p.denied)
 		}
-		ctx, src := p.ctx, p.src
-		p.prompt = newConfirm("Start MONITOR?", []string{
+		ctx, src, node := p.ctx, p.src, p.node
+		body := []string{
 			"MONITOR makes the server send every command to redtop: under load it costs",
 			"the server about two thirds of its throughput, and it shows values.",
 			fmt.Sprintf("redtop stops it after %s, or if its output buffer on the server passes 1 MB.", age(p.limit)),
-		}, func() tea.Cmd {
+		}
+		if name := nodeName(node, p.seed); name != "" {
+			body = append(body, "It runs on node "+name+" only: it sees that node's commands.")
+		}
+		p.prompt = newConfirm("Start MONITOR?", body, func() tea.Cmd {
 			p.starting = true
 			return func() tea.Msg {
-				s, err := src.Monitor(ctx)
-				return monitorStartMsg{stream: s, err: err}
+				s, err := src.Monitor(ctx, node)
+				return monitorStartMsg{node: node, stream: s, err: err}
 			}
 		})
 	case key.Matches(k, p.k.Stop):
@@ -284,7 +299,18 @@ func (p *monitorPane) View() string {
 	if s.Dropped > 0 {
 		title += fmt.Sprintf(" · dropped %s", count(s.Dropped))
 	}
+	if p.stream != nil {
+		if name := nodeName(p.on, p.seed); name != "" {
+			title += " · on " + name
+		}
+	} else if name := nodeName(p.node, p.seed); name != "" {
+		title += " · " + name
+	}
 	var lines []string
+	if p.running() && p.on != p.node {
+		lines = append(lines, " "+st.Warn.Render("! ")+fmt.Sprintf("running on %s, not on %s: x stops it, s starts it there",
+			nodeName(p.on, p.seed), nodeName(p.node, p.seed)))
+	}
 	switch {
 	case p.denied != "":
 		lines = append(lines, " "+st.Warn.Render("! ")+"MONITOR is not available: "+p.denied)

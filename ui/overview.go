@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"redtop/redisinfo"
@@ -27,7 +28,16 @@ type overview struct {
 	opsVals  []float64
 	stale    string // "" when fresh, else a marker for box titles
 	lay      layout
+	w, h     int // the body's size, for a layout change when a cluster shows up
 	now      func() time.Time
+
+	// On a cluster: the nodes table, and the node whose own figures the
+	// boxes show instead of the cluster's.
+	picking  bool   // the cursor is on the nodes table
+	sel      int    // the cursor, an index into snap.Nodes
+	top      int    // the first node row on screen
+	shown    string // the node shown; "" for the cluster-wide view
+	nodeSnap redisinfo.Snapshot
 }
 
 func newOverview(st *Styles, keys KeyMap, db int, interval time.Duration, now func() time.Time) *overview {
@@ -35,24 +45,109 @@ func newOverview(st *Styles, keys KeyMap, db int, interval time.Duration, now fu
 }
 
 // SetSize recomputes the layout for a body of w x h.
-func (o *overview) SetSize(w, h int) { o.lay = computeLayout(w, h+2) }
+func (o *overview) SetSize(w, h int) {
+	o.w, o.h = w, h
+	o.lay = computeLayoutFor(w, h+2, o.isCluster())
+}
 
 // Capturing is false: the overview has no inputs.
 func (o *overview) Capturing() bool { return false }
 
-// Update handles messages for the pane; the overview has no keys of its own
-// yet (pause and window reset are global).
-func (o *overview) Update(tea.Msg) tea.Cmd { return nil }
+// isCluster: the overview watches a Redis Cluster, and shows its nodes.
+func (o *overview) isCluster() bool { return len(o.snap.Nodes) > 1 || o.snap.Cluster != nil }
+
+// Update handles the nodes table's keys, on a cluster (pause and window
+// reset are global). Opening a node is a nodePickedMsg: the root makes the
+// other panes follow.
+func (o *overview) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok || !o.isCluster() {
+		return nil
+	}
+	nodes := o.snap.Nodes
+	switch {
+	case key.Matches(k, o.keys.PickNode):
+		o.picking = !o.picking
+		o.sel = o.indexOf(o.shown)
+	case key.Matches(k, o.keys.NodeDown, o.keys.NodeUp):
+		if !o.picking { // the first move shows the cursor where it is
+			o.picking, o.sel = true, o.indexOf(o.shown)
+			return nil
+		}
+		if key.Matches(k, o.keys.NodeDown) {
+			o.sel = min(len(nodes)-1, o.sel+1)
+		} else {
+			o.sel = max(0, o.sel-1)
+		}
+	case key.Matches(k, o.keys.OpenNode):
+		if o.picking && o.sel < len(nodes) {
+			o.picking = false
+			return pickNode(nodes[o.sel].Addr)
+		}
+	case key.Matches(k, o.keys.ClusterView):
+		o.picking = false
+		if o.shown != "" {
+			return pickNode("")
+		}
+	}
+	return nil
+}
+
+// indexOf is the row of a node in the table, 0 when it is not there.
+func (o *overview) indexOf(addr string) int {
+	for i, n := range o.snap.Nodes {
+		if n.Addr == addr {
+			return i
+		}
+	}
+	return 0
+}
+
+func pickNode(addr string) tea.Cmd {
+	return func() tea.Msg { return nodePickedMsg{addr: addr} }
+}
 
 // KeyMap is the pane's help.
-func (o *overview) KeyMap() help.KeyMap { return overviewHelp{o.keys} }
+func (o *overview) KeyMap() help.KeyMap {
+	return overviewHelp{k: o.keys, cluster: o.isCluster(), picking: o.picking, showing: o.shown != ""}
+}
 
 func (o *overview) setSnapshot(s redisinfo.Snapshot, rtt time.Duration) {
+	wasCluster := o.isCluster()
 	o.snap = s
-	o.rtt = rtt
-	// The chart series change with the data, not with each frame.
+	if o.shown == "" {
+		o.rtt = rtt
+	}
+	if o.isCluster() != wasCluster {
+		o.SetSize(o.w, o.h)
+	}
+	o.sel = max(0, min(o.sel, len(s.Nodes)-1))
+	o.charts()
+}
+
+// showNode makes the boxes show one node's own figures (addr "" for the
+// cluster's), with that node's INFO round trip.
+func (o *overview) showNode(addr string, s redisinfo.Snapshot, rtt time.Duration) {
+	o.shown, o.nodeSnap = addr, s
+	if addr != "" {
+		o.rtt = rtt
+	}
+	o.charts()
+}
+
+// data is the snapshot the boxes show: the node's or the cluster's.
+func (o *overview) data() redisinfo.Snapshot {
+	if o.shown != "" {
+		return o.nodeSnap
+	}
+	return o.snap
+}
+
+// charts recomputes the chart series: they change with the data, not with
+// each frame.
+func (o *overview) charts() {
 	o.hitVals, o.opsVals = o.hitVals[:0], o.opsVals[:0]
-	for _, p := range s.History {
+	for _, p := range o.data().History {
 		o.hitVals = append(o.hitVals, p.HitRate)
 		o.opsVals = append(o.opsVals, p.Ops)
 	}
@@ -71,10 +166,15 @@ func (o *overview) View() string {
 			frame(*o.st, o.title(rightTitle), right, l.colW[1], l.rowH[i]))
 	}
 	inner0, inner1 := l.colW[0]-2, l.colW[1]-2
+	third := row(2, "Keyspace", o.keyspace(c[2]), "Server · persistence", o.server(c[2]))
+	if o.isCluster() { // one box across: the nodes table
+		title, lines := o.nodesView(l.width-2, c[2])
+		third = frame(*o.st, o.title(title), lines, l.width, l.rowH[2])
+	}
 	return lipgloss.JoinVertical(lipgloss.Left,
 		row(0, "Hit rate", o.hitRate(inner0, c[0]), "Throughput", o.throughput(inner1, c[0])),
 		row(1, "Memory", o.memory(inner0, c[1]), "Clients · network", o.clients(c[1])),
-		row(2, o.keyspaceTitle(), o.keyspace(c[2]), "Server · persistence", o.server(c[2])),
+		third,
 	)
 }
 
@@ -86,7 +186,7 @@ func (o *overview) title(t string) string {
 }
 
 func (o *overview) hitRate(w, h int) []string {
-	s, st := o.snap, o.st
+	s, st := o.data(), o.st
 	if !s.Ready() {
 		return []string{st.Muted.Render(" waiting for the first sample…")}
 	}
@@ -154,7 +254,7 @@ func chart(st *Styles, vals []float64, w, rows int, lo, hi float64, top, bottom 
 }
 
 func (o *overview) throughput(w, h int) []string {
-	s, st := o.snap, o.st
+	s, st := o.data(), o.st
 	if !s.Ready() {
 		return nil
 	}
@@ -183,7 +283,7 @@ func (o *overview) throughput(w, h int) []string {
 }
 
 func (o *overview) memory(w, h int) []string {
-	s, st := o.snap, o.st
+	s, st := o.data(), o.st
 	if !s.Ready() {
 		return nil
 	}
@@ -225,7 +325,7 @@ func gauge(st *Styles, pct float64, w int, lvl redisinfo.Level) string {
 }
 
 func (o *overview) clients(h int) []string {
-	s, st := o.snap, o.st
+	s, st := o.data(), o.st
 	if !s.Ready() {
 		return nil
 	}
@@ -240,9 +340,6 @@ func (o *overview) clients(h int) []string {
 		rej,
 		fmt.Sprintf(" server cpu %.1f%%  %s", s.Short.CPU, st.Muted.Render("(10s)")),
 		o.pingLine(),
-	}
-	if len(s.Nodes) > 1 {
-		lines = append(lines, fmt.Sprintf(" nodes %d", len(s.Nodes)))
 	}
 	if l := o.latency; l != nil && len(l.rtt) > 1 && h > len(lines) {
 		vals := l.us
@@ -262,39 +359,10 @@ func rtt(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 }
 
-func (o *overview) keyspaceTitle() string {
-	if n := len(o.snap.Nodes); n > 1 {
-		return fmt.Sprintf("Nodes · %d masters", n)
-	}
-	return "Keyspace"
-}
-
-// nodes is the table of a cluster's masters, in place of the keyspace.
-func (o *overview) nodes(h int) []string {
-	st := o.st
-	widths := []int{21, 9, 8, 8, 0}
-	lines := []string{" " + st.Muted.Render(columns([]string{"node", "keys", "memory", "ops/s", "hit"}, widths))}
-	for i, n := range o.snap.Nodes {
-		if i == h-2 && len(o.snap.Nodes) > h-1 {
-			lines = append(lines, st.Muted.Render(fmt.Sprintf("  +%d more", len(o.snap.Nodes)-i)))
-			break
-		}
-		mem := size(n.Used)
-		if n.MemLevel != redisinfo.OK {
-			mem = st.Level(n.MemLevel).Render(mem + " " + n.MemLevel.String())
-		}
-		lines = append(lines, " "+columns([]string{n.Addr, count(n.Keys), mem, rate(n.Ops), pct(n.HitRate)}, widths))
-	}
-	return lines
-}
-
 func (o *overview) keyspace(h int) []string {
-	s, st := o.snap, o.st
+	s, st := o.data(), o.st
 	if !s.Ready() {
 		return nil
-	}
-	if len(s.Nodes) > 1 {
-		return o.nodes(h)
 	}
 	dbs := make([]int, 0, len(s.Keyspace)+1)
 	seen := false
@@ -334,27 +402,78 @@ func (o *overview) keyspace(h int) []string {
 }
 
 func (o *overview) server(h int) []string {
-	s, st := o.snap, o.st
+	s := o.data()
 	if !s.Ready() {
 		return nil
 	}
-	sv, r, p := s.Server, s.Replication, s.Persistence
+	sv, p := s.Server, s.Persistence
 	mode := sv.Mode
 	if mode == "" {
 		mode = "standalone"
 	}
 	lines := []string{fmt.Sprintf(" redis %s · %s · up %s", sv.Version, mode, age(sv.Uptime))}
-	if c := s.Cluster; c != nil {
-		lvl := c.Level()
-		state := "cluster " + c.State
-		if lvl != redisinfo.OK {
-			state = "✖ " + strings.ToUpper(state)
-		}
-		lines = append(lines, " "+st.Level(lvl).Render(state)+fmt.Sprintf(" · slots %s ok, %d failing, %d of 16384 assigned · %d nodes",
-			count(c.SlotsOK), c.SlotsFail+c.SlotsPFail, c.SlotsAssigned, c.KnownNodes))
+	if sn := s.Sentinel; sn != nil {
+		lines = append(lines, " "+o.sentinel(sn))
 	}
-	switch r.Role {
-	case "slave":
+	lines = append(lines, " "+o.replication(s))
+	// The latest event (a Sentinel failover) while it is recent: the
+	// status line showed it for a few seconds only.
+	if ev := o.snap.Events; len(ev) > 0 && o.now().Sub(ev[len(ev)-1].At) < recentEvent {
+		lines = append(lines, o.eventLines(1)...)
+	}
+	lines = append(lines, " "+o.aof(p), " "+o.rdb(p))
+	if sn := s.Sentinel; sn != nil && len(sn.Replicas) > 0 {
+		lines = append(lines, " "+o.sentinelReplicas(sn))
+	}
+	if p.Loading {
+		lines = append(lines, o.st.Warn.Render(" ! loading dataset"))
+	}
+	return lines[:min(len(lines), h)]
+}
+
+// recentEvent is how long the server box repeats the latest event.
+const recentEvent = 10 * time.Minute
+
+// sentinel is the Sentinel's view of the master in one line: its state in
+// words, quorum, sentinels and epoch, or how old the view is when no
+// sentinel answers.
+func (o *overview) sentinel(sn *redisinfo.SentinelInfo) string {
+	sym, style := eventSymbol(sn.Level(), o.st)
+	if sn.Level() == redisinfo.OK {
+		sym = "✔"
+	}
+	if sn.Err != nil {
+		line := "sentinel " + sn.Name + " " + style.Render(sym+" no answer")
+		if !sn.At.IsZero() {
+			line += " · view " + age(o.now().Sub(sn.At).Round(time.Second)) + " old"
+		}
+		return line
+	}
+	line := "sentinel " + sn.Name + " " + style.Render(sym+" "+sn.Status())
+	return line + fmt.Sprintf(" · quorum %d of %d · epoch %d", sn.Quorum, sn.Sentinels, sn.ConfigEpoch)
+}
+
+// sentinelReplicas lists the replicas the sentinel knows, with their
+// state in a word.
+func (o *overview) sentinelReplicas(sn *redisinfo.SentinelInfo) string {
+	parts := make([]string, 0, len(sn.Replicas))
+	for _, r := range sn.Replicas {
+		st := r.Status()
+		if r.Level() != redisinfo.OK {
+			st = o.st.Warn.Render("! " + st)
+		} else if r.State != "" {
+			st += fmt.Sprintf(" lag %ds", int(r.Lag.Seconds()))
+		}
+		parts = append(parts, r.Addr+" "+st)
+	}
+	return "replicas " + strings.Join(parts, " · ")
+}
+
+// replication is the role line: a replica's link to its master, or a
+// master's replicas.
+func (o *overview) replication(s redisinfo.Snapshot) string {
+	st, r := o.st, s.Replication
+	if r.Role == "slave" {
 		link := st.OK.Render("link up") + fmt.Sprintf(" · io %ds ago", r.MasterLastIO)
 		if !r.MasterLinkUp {
 			link = st.Crit.Render(fmt.Sprintf("✖ link DOWN %s", age(time.Duration(r.MasterLinkDown)*time.Second)))
@@ -362,29 +481,36 @@ func (o *overview) server(h int) []string {
 		if r.SyncInProgress {
 			link += st.Warn.Render(" · syncing")
 		}
-		lines = append(lines, " replica of "+r.MasterAddr+" · "+link)
-	default:
-		rl := fmt.Sprintf(" master · %d replica", r.ConnectedReplicas)
-		if r.ConnectedReplicas != 1 {
-			rl += "s"
-		}
-		if r.ConnectedReplicas > 0 {
-			rl += fmt.Sprintf(" · max lag %ds", r.MaxReplicaLag)
-		}
-		lines = append(lines, rl)
+		return "replica of " + r.MasterAddr + " · " + link
 	}
-	aof := " aof " + st.Muted.Render("off")
-	if p.AOF {
-		aof = " aof " + st.OK.Render("on")
-		if p.AOFRewriting {
-			aof += st.Warn.Render(" · rewriting")
-		}
-		if !p.AOFLastWriteOK {
-			aof += st.Crit.Render(" · ✖ last write FAILED")
-		}
+	rl := fmt.Sprintf("master · %d replica", r.ConnectedReplicas)
+	if r.ConnectedReplicas != 1 {
+		rl += "s"
 	}
-	lines = append(lines, aof)
-	save := " rdb "
+	if r.ConnectedReplicas > 0 {
+		rl += fmt.Sprintf(" · max lag %ds", r.MaxReplicaLag)
+	}
+	return rl
+}
+
+func (o *overview) aof(p redisinfo.Persistence) string {
+	st := o.st
+	if !p.AOF {
+		return "aof " + st.Muted.Render("off")
+	}
+	aof := "aof " + st.OK.Render("on")
+	if p.AOFRewriting {
+		aof += st.Warn.Render(" · rewriting")
+	}
+	if !p.AOFLastWriteOK {
+		aof += st.Crit.Render(" · ✖ last write FAILED")
+	}
+	return aof
+}
+
+func (o *overview) rdb(p redisinfo.Persistence) string {
+	st := o.st
+	save := "rdb "
 	switch {
 	case !p.LastBgsaveOK:
 		save += st.Crit.Render("✖ last save FAILED")
@@ -399,12 +525,7 @@ func (o *overview) server(h int) []string {
 	if p.BgsaveInProgress {
 		save += st.Warn.Render(" · saving")
 	}
-	save += fmt.Sprintf(" · %s changes", count(p.ChangesSinceSave))
-	lines = append(lines, save)
-	if p.Loading {
-		lines = append(lines, st.Warn.Render(" ! loading dataset"))
-	}
-	return lines[:min(len(lines), h)]
+	return save + fmt.Sprintf(" · %s changes", count(p.ChangesSinceSave))
 }
 
 // pingLine is redtop's own PING round trip: last, p50 and p99 over the last

@@ -25,6 +25,7 @@ type (
 		err    error
 	}
 	latencyEventsMsg struct {
+		gen  int
 		data LatencyData
 		err  error
 	}
@@ -44,6 +45,8 @@ type slowlogPane struct {
 	k        slowlogKeys
 	w, h     int
 	now      func() time.Time
+	node     string // the node shown; "" for the default one
+	seed     string // the default node's name in the header; "" off a cluster
 
 	gen     int
 	active  bool
@@ -58,11 +61,11 @@ type slowlogPane struct {
 	prompt  *prompt
 }
 
-func newSlowlogPane(ctx context.Context, st *Styles, src ActivitySource, readOnly bool, now func() time.Time) *slowlogPane {
+func newSlowlogPane(ctx context.Context, st *Styles, src ActivitySource, seed string, readOnly bool, now func() time.Time) *slowlogPane {
 	b := func(keys []string, k, h string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, h))
 	}
-	p := &slowlogPane{ctx: ctx, st: st, src: src, readOnly: readOnly, now: now, seenID: -1,
+	p := &slowlogPane{ctx: ctx, st: st, src: src, seed: seed, readOnly: readOnly, now: now, seenID: -1,
 		k: slowlogKeys{
 			navKeys: defaultNavKeys(),
 			Reset:   b([]string{"X"}, "X", "SLOWLOG RESET"), Refresh: b([]string{"R"}, "R", "refresh"),
@@ -89,12 +92,30 @@ func (p *slowlogPane) KeyMap() help.KeyMap {
 func (p *slowlogPane) activate() tea.Cmd {
 	p.active = true
 	p.gen++
-	ctx, src := p.ctx, p.src
-	lat := func() tea.Msg {
-		d, err := src.LatencyEvents(ctx)
-		return latencyEventsMsg{data: d, err: err}
+	return tea.Batch(permCmd(p.ctx, p.src, "slowlog"), permCmd(p.ctx, p.src, "slowlog-reset"), p.fetch(), p.fetchLatency())
+}
+
+func (p *slowlogPane) fetchLatency() tea.Cmd {
+	ctx, src, gen, node := p.ctx, p.src, p.gen, p.node
+	return func() tea.Msg {
+		d, err := src.LatencyEvents(ctx, node)
+		return latencyEventsMsg{gen: gen, data: d, err: err}
 	}
-	return tea.Batch(permCmd(ctx, src, "slowlog"), permCmd(ctx, src, "slowlog-reset"), p.fetch(), lat)
+}
+
+// setNode shows another node's slow log: entries ids are per node, so
+// what counts as new starts again.
+func (p *slowlogPane) setNode(node string) tea.Cmd {
+	if node == p.node {
+		return nil
+	}
+	p.node, p.data, p.latency, p.err, p.sel = node, SlowlogData{}, LatencyData{}, "", 0
+	p.seenID, p.maxID = -1, 0
+	p.gen++
+	if !p.active {
+		return nil
+	}
+	return tea.Batch(p.fetch(), p.fetchLatency())
 }
 
 // deactivate stops the refresh; what was shown counts as seen.
@@ -108,9 +129,9 @@ func (p *slowlogPane) fetch() tea.Cmd {
 	if p.denied != "" {
 		return nil
 	}
-	ctx, src, gen := p.ctx, p.src, p.gen
+	ctx, src, gen, node := p.ctx, p.src, p.gen, p.node
 	return func() tea.Msg {
-		d, err := src.Slowlog(ctx)
+		d, err := src.Slowlog(ctx, node)
 		return slowlogMsg{gen: gen, data: d, err: err}
 	}
 }
@@ -154,7 +175,7 @@ func (p *slowlogPane) handleData(msg tea.Msg) (tea.Cmd, bool) {
 		}
 		return nil, true
 	case latencyEventsMsg:
-		if msg.err == nil {
+		if msg.err == nil && msg.gen == p.gen {
 			p.latency = msg.data
 		}
 		return nil, true
@@ -188,10 +209,14 @@ func (p *slowlogPane) Update(msg tea.Msg) tea.Cmd {
 		if p.readOnly {
 			return status(warnLevel, "read-only: SLOWLOG RESET is disabled")
 		}
-		ctx, src := p.ctx, p.src
-		p.prompt = newConfirm("Reset the slow log", []string{fmt.Sprintf("SLOWLOG RESET drops all %d entries, for every client", n)}, func() tea.Cmd {
+		ctx, src, node := p.ctx, p.src, p.node
+		body := []string{fmt.Sprintf("SLOWLOG RESET drops all %d entries, for every client", n)}
+		if name := nodeName(node, p.seed); name != "" {
+			body = append(body, "on node "+name+" (each node has its own slow log)")
+		}
+		p.prompt = newConfirm("Reset the slow log", body, func() tea.Cmd {
 			return func() tea.Msg {
-				res, err := src.ResetSlowlog(ctx)
+				res, err := src.ResetSlowlog(ctx, node)
 				return resetMsg{result: res, err: err}
 			}
 		})
@@ -203,6 +228,9 @@ func (p *slowlogPane) View() string {
 	st := p.st
 	var lines []string
 	title := "Slow log"
+	if name := nodeName(p.node, p.seed); name != "" {
+		title += " · " + name
+	}
 	switch {
 	case p.denied != "":
 		lines = append(lines, " "+st.Warn.Render("! ")+"SLOWLOG is not available: "+p.denied)
@@ -231,7 +259,7 @@ func (p *slowlogPane) View() string {
 		cells[i] = []string{mark, age(p.now().Sub(e.Time)), usec(float64(e.Duration.Microseconds())), e.Command, client}
 	}
 	if p.denied == "" {
-		title = fmt.Sprintf("Slow log · %d entries", len(d.Entries))
+		title += fmt.Sprintf(" · %d entries", len(d.Entries))
 		if newCount > 0 {
 			title += fmt.Sprintf(" · %d new ●", newCount)
 		}

@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"time"
+
+	"charm.land/lipgloss/v2"
 )
 
 // level of a status message, shown as a symbol as well as a colour.
@@ -52,7 +54,7 @@ func (m *Model) topBar() string {
 	now := m.now()
 	c := m.conn
 	target := fmt.Sprintf(" db%d %s", m.cfg.DB, m.cfg.Target)
-	var state string
+	var state, live string // live: the state in short, when it is ● live
 	switch {
 	case m.paused:
 		state = st.Warn.Render("‖ PAUSED") + st.Muted.Render(fmt.Sprintf(" data %s old", age(now.Sub(c.lastOK))))
@@ -68,15 +70,33 @@ func (m *Model) topBar() string {
 		state = st.Warn.Render(fmt.Sprintf("◐ %d of %d nodes failing", c.failing, c.nodes)) + fmt.Sprintf(" · %s ago", age(now.Sub(c.lastOK)))
 	default:
 		state = st.OK.Render("● live") + st.Muted.Render(fmt.Sprintf(" %s ago · every %s", age(now.Sub(c.lastOK)), age(m.interval)))
+		live = st.OK.Render("● live") + st.Muted.Render(fmt.Sprintf(" %s ago", age(now.Sub(c.lastOK))))
+	}
+	tabs := func(all bool) string {
+		out := ""
+		for i, n := range m.order {
+			switch {
+			case focus(i) == m.focus:
+				out += st.Selected.Render("["+n.name+"]") + " "
+			case all:
+				out += st.Muted.Render(n.name) + " "
+			}
+		}
+		return out
 	}
 	left := st.Bar.Render("redtop") + " "
 	if len(m.order) > 1 {
-		for i, n := range m.order {
-			if focus(i) == m.focus {
-				left += st.Selected.Render("["+n.name+"]") + " "
-			} else {
-				left += st.Muted.Render(n.name) + " "
-			}
+		left += tabs(true)
+	}
+	if m.node != "" {
+		// The node shown must stay on screen: the other tabs give way
+		// before it does.
+		target = " " + st.Selected.Render("node "+m.node) + " ·" + target
+		if lipgloss.Width(left+state+" │"+target) > m.width && len(m.order) > 1 {
+			left = st.Bar.Render("redtop") + " " + tabs(false)
+		}
+		if lipgloss.Width(left+state+" │"+target) > m.width && live != "" {
+			state = live
 		}
 	}
 	left += state

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+
+	"redtop/conn"
+	"redtop/internal/redisproc"
+	"redtop/redisinfo"
+)
+
+// sentinelTarget resolves args as main does.
+func sentinelTarget(t *testing.T, args ...string) conn.Target {
+	t.Helper()
+	var c conn.Config
+	fs := pflag.NewFlagSet("redtop", pflag.ContinueOnError)
+	c.Bind(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	target, _, err := c.Resolve(func(string) string { return "" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target
+}
+
+// TestSentinelOnceJSON: redtop --sentinel … --master … --once --json
+// reports the master's figures and the sentinel's view.
+func TestSentinelOnceJSON(t *testing.T) {
+	set := redisproc.SentinelSetForTest(t, 1)
+	code, out, errOut := runArgs(t, "--sentinel", set.Sentinel.Addr(), "--master", "mymaster", "--once", "--json", "--interval", "200ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep struct {
+		Role     string `json:"role"`
+		Nodes    int    `json:"nodes"`
+		Sentinel *struct {
+			Name      string   `json:"name"`
+			Sentinel  string   `json:"sentinel"`
+			Master    string   `json:"master"`
+			Flags     []string `json:"flags"`
+			Quorum    int      `json:"quorum"`
+			Sentinels int      `json:"sentinels"`
+			Replicas  []struct {
+				Addr       string `json:"addr"`
+				LinkOK     bool   `json:"master_link_ok"`
+				Status     string `json:"status"`
+				LagSeconds *int   `json:"lag_seconds"`
+			} `json:"replicas"`
+		} `json:"sentinel"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	s := rep.Sentinel
+	if s == nil {
+		t.Fatalf("no sentinel view: %s", out)
+	}
+	if rep.Role != "master" || rep.Nodes != 1 || s.Name != "mymaster" || s.Master != set.Master.Addr() || s.Sentinel != set.Sentinel.Addr() ||
+		!slices.Equal(s.Flags, []string{"master"}) || s.Quorum != 1 || s.Sentinels != 1 {
+		t.Fatalf("report: %s", out)
+	}
+	if len(s.Replicas) != 1 || s.Replicas[0].Addr != set.Replicas[0].Addr() || !s.Replicas[0].LinkOK ||
+		s.Replicas[0].Status != "online" || s.Replicas[0].LagSeconds == nil {
+		t.Fatalf("replicas: %s", out)
+	}
+
+	code, out, errOut = runArgs(t, "--sentinel", set.Sentinel.Addr(), "--master", "mymaster", "--once", "--interval", "100ms")
+	if code != 0 || !strings.Contains(out, "mymaster at "+set.Master.Addr()+" (master), quorum 1 of 1 sentinel(s)") {
+		t.Fatalf("exit %d, text report:\n%s%s", code, out, errOut)
+	}
+}
+
+// TestSentinelBadInput: each mistake is one line, exit 2 for flags that
+// do not go together, 1 for what the sentinels answer.
+func TestSentinelBadInput(t *testing.T) {
+	free := "127.0.0.1:" + freePort(t)
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		want   string
+		server bool // needs connect to go through Sentinel, and a sentinel
+	}{
+		{"master without sentinel", []string{"--master", "mymaster", "--once"}, 2, "--master goes with --sentinel", false},
+		{"sentinel without master", []string{"--sentinel", free, "--once"}, 2, "--sentinel needs --master", false},
+		{"sentinel with cluster", []string{"--sentinel", free, "--master", "mymaster", "-c", "--once"}, 2, "do not go together", false},
+		{"unreachable sentinel", []string{"--sentinel", free, "--master", "mymaster", "--once"}, 1, "sentinel " + free + ": connection refused", false},
+		{"unknown master", []string{"--master", "nosuch", "--once"}, 1, `no master named "nosuch"`, true},
+	}
+	var set *redisproc.SentinelSet
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.code == 1 {
+						}
+			args := c.args
+			if c.server {
+				if set == nil {
+					set = redisproc.SentinelSetForTest(t, 0)
+				}
+				args = append([]string{"--sentinel", set.Sentinel.Addr()}, args...)
+			}
+			code, out, errOut := runArgs(t, args...)
+			if code != c.code || out != "" {
+				t.Fatalf("exit %d (want %d), stdout %q, stderr %q", code, c.code, out, errOut)
+			}
+			lines := strings.Split(strings.TrimSpace(errOut), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "redtop: ") || !strings.Contains(lines[0], c.want) {
+				t.Fatalf("stderr %q, want one line with %q", errOut, c.want)
+			}
+		})
+	}
+}
+
+// TestSentinelFollowsFailover builds the App as main does, polls, forces a
+// failover and checks redtop moves to the new master: the poller, the
+// target and reading client, the hooks, an event, and data that keeps
+// flowing.
+func TestSentinelFollowsFailover(t *testing.T) {
+	set := redisproc.SentinelSetForTest(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	target := sentinelTarget(t, "--sentinel", set.Sentinel.Addr(), "--master", "mymaster", "-n", "3", "--timeout", "1s")
+	app, err := connect(ctx, target, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	old, replica := set.Master.Addr(), set.Replicas[0].Addr()
+	if app.target().Addr != old || app.client() != app.Client {
+		t.Fatalf("connected to %s, want %s", app.target().Addr, old)
+	}
+	if got, want := app.targetLabel(), "mymaster via sentinel "+set.Sentinel.Addr(); got != want {
+		t.Errorf("label %q, want %q", got, want)
+	}
+	app.Model(ctx) // the panes' sources register their own hooks
+	var hooked []string
+	app.onMasterSwitch(func(t conn.Target, c *redis.Client) { hooked = append(hooked, t.Addr+" db"+strconv.Itoa(t.DB)) })
+
+	tr := redisinfo.NewTracker(60)
+	snap := tr.Add(app.Poller.Poll(ctx))
+	if snap.Sentinel == nil || snap.Sentinel.Master != old || len(snap.Sentinel.Replicas) != 1 {
+		t.Fatalf("sentinel view %+v", snap.Sentinel)
+	}
+
+	admin := redis.NewClient(&redis.Options{Addr: set.Sentinel.Addr(), Protocol: 2, DisableIdentity: true})
+	defer admin.Close()
+	start := time.Now()
+	if err := admin.Do(ctx, "sentinel", "failover", "mymaster").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for app.target().Addr != replica {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("still on %s", app.target().Addr)
+		}
+		time.Sleep(app.Interval)
+		snap = tr.Add(app.Poller.Poll(ctx))
+	}
+	t.Logf("on the new master %v after SENTINEL FAILOVER", time.Since(start).Round(time.Millisecond))
+	if !slices.Equal(hooked, []string{replica + " db3"}) {
+		t.Errorf("hooks saw %v", hooked)
+	}
+	if err := app.Client.Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
+		t.Errorf("the old reading client is still open: %v", err)
+	}
+	if c := app.client(); c == app.Client || c.Options().Addr != replica || c.Options().DB != 3 {
+		t.Errorf("reading client on %s db %d", c.Options().Addr, c.Options().DB)
+	}
+	// The panes' default node moved too: CLIENT LIST and PING reach the
+	// new master.
+	if _, err := app.activity.Clients(ctx, ""); err != nil {
+		t.Fatalf("clients after the failover: %v", err)
+	}
+	if _, err := app.activity.Ping(ctx, ""); err != nil {
+		t.Fatalf("ping after the failover: %v", err)
+	}
+	if nc := app.activity.at(""); nc.addr != replica || nc.reader != app.client() {
+		t.Errorf("the panes read from %s, want %s", nc.addr, replica)
+	}
+	var found bool
+	for _, e := range snap.Events {
+		found = found || e.Text == "mymaster failed over: "+old+" → "+replica+" (sentinel "+set.Sentinel.Addr()+")"
+	}
+	if !found {
+		t.Fatalf("no failover event in %+v", snap.Events)
+	}
+
+	// Writes to the new master show up as ops, with no errors on the way.
+	writer := redis.NewClient(&redis.Options{Addr: replica, DB: 3, Protocol: 2, DisableIdentity: true})
+	defer writer.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for i := range 100 {
+			if err := writer.Set(ctx, "k"+strconv.Itoa(i), "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(app.Interval)
+		samples := app.Poller.Poll(ctx)
+		for _, s := range samples {
+			if s.Err != nil {
+				t.Fatalf("%s: %v", s.Node, conn.Explain(s.Err, app.target()))
+			}
+		}
+		snap = tr.Add(samples)
+		if snap.Last.Ops >= 100 && snap.Keyspace[3].Keys == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no data from the new master: %.0f ops/s, keyspace %+v", snap.Last.Ops, snap.Keyspace)
+		}
+	}
+	if snap.Sentinel.Master != replica || snap.Replication.Role != "master" {
+		t.Errorf("sentinel says %s, role %s", snap.Sentinel.Master, snap.Replication.Role)
+	}
+}
