@@ -30,7 +30,7 @@ func TestSentinelView(t *testing.T) {
 		stale := "sentinel mymaster ✖ no answer · view…"
 		if size[0] >= 120 {
 			want = []string{"sentinel mymaster ✔ ok · quorum 2 of 3 · epoch 4", "replicas 127.0.0.1:6380 online lag 1s",
-				"! 30s ago mymaster failed over: 127.0.0.1:6380 → 127.0.0.1:6381"}
+				"! 30s ago mymaster failed over: 127.0.0.1:6380 → 127.0.0…"}
 			stale = "sentinel mymaster ✖ no answer · view 12s old"
 		}
 		for _, w := range want {
