@@ -67,6 +67,15 @@ Flags:
   --batch N        keys per round trip (default 500)
   --json           print the preview and the report as one JSON object
 
+On a Redis Cluster (-c, or found by itself) every master is worked on at
+once (up to 4), each scanned and written on connections of its own, into
+one journal (each line names its node) and one backup; --rate is for the
+whole cluster. An UNLINK goes one command per hash slot; a command
+answered MOVED or ASK (not run) is sent once to the node named. A master
+that fails over mid-run is done again from the start on the master that
+took its slots (keys already deleted are gone there: nothing counts
+twice). restore sends each key to the master serving it.
+
 PATTERN is a Redis glob: * ? [abc] [^a] [a-z], \ escapes one character.
 Exit status: 0 when every key was handled, 1 when anything failed, ended
 unknown or was not attempted, 2 for bad usage or a refused confirmation,
@@ -189,12 +198,23 @@ func runBulk(ctx context.Context, app *App, op keys.Op, args []string, env bulkE
 		return fail(2, "%v", err)
 	}
 
+	// On a cluster, every master.
+	var cl *keys.Cluster
+	if app.ClusterMasters > 0 {
+		c, err := openCluster(ctx, app)
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+		defer c.Close()
+		cl = c
+	}
+
 	// What the server lets us do, before asking anyone to confirm.
 	var refusal error
 	if app.Browse.readOnly {
 		refusal = fmt.Errorf("%w: redtop runs with --readonly: nothing sent", keys.ErrReadOnly)
 	} else {
-		caps, err := keys.Probe(ctx, app.Client, app.Target.Addr, app.Ledger)
+		caps, err := probe(ctx, app, cl)
 		if err != nil {
 			return fail(1, "%v", conn.Explain(err, app.Target))
 		}
@@ -220,9 +240,16 @@ func runBulk(ctx context.Context, app *App, op keys.Op, args []string, env bulkE
 		// scan.
 		opt.PreviewSample = 0.05
 	}
-	pv, err := keys.Preview(ctx, app.Client, opt, func(p keys.PreviewProgress) {
-		prog.line(fmt.Sprintf("counting: %s matching of %s scanned, %.0f%%", humanize.Comma(p.Matched), humanize.Comma(p.Scanned), 100*p.Fraction))
-	})
+	counting := func(p keys.PreviewProgress) {
+		prog.line(fmt.Sprintf("counting: %s matching of %s scanned, %.0f%%%s", humanize.Comma(p.Matched), humanize.Comma(p.Scanned), 100*p.Fraction, nodeProgress(p.Nodes)))
+	}
+	var pv *keys.PreviewResult
+	var err error
+	if cl != nil {
+		pv, err = keys.PreviewCluster(ctx, cl, opt, counting)
+	} else {
+		pv, err = keys.Preview(ctx, app.Client, opt, counting)
+	}
 	prog.clear()
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -239,7 +266,11 @@ func runBulk(ctx context.Context, app *App, op keys.Op, args []string, env bulkE
 			opt.Backup = pv.BackupByDefault()
 		}
 	}
-	writePreview(human, op, opt, pv, app.Target.DB, f)
+	where := fmt.Sprintf("in db %d", app.Target.DB)
+	if cl != nil {
+		where = fmt.Sprintf("on %d masters", len(pv.Nodes))
+	}
+	writePreview(human, op, opt, pv, where, f)
 	if refusal != nil {
 		fmt.Fprintf(human, "a real run would be refused: %v\n", refusal)
 	}
@@ -266,12 +297,10 @@ func runBulk(ctx context.Context, app *App, op keys.Op, args []string, env bulkE
 		}
 	}
 
-	writer := redis.NewClient(app.Target.WriterOptions())
-	defer writer.Close()
 	runCtx, abort, stop := interrupts(ctx, env, stderr)
 	defer stop()
 	opt.Abort = abort
-	rep, err := keys.RunBulk(runCtx, app.Client, writer, opt, func(p keys.BulkProgress) {
+	progress := func(p keys.BulkProgress) {
 		eta := ""
 		if p.ETA > 0 {
 			eta = ", ETA " + p.ETA.Round(time.Second).String()
@@ -284,9 +313,17 @@ func runBulk(ctx context.Context, app *App, op keys.Op, args []string, env bulkE
 		if p.Unknown > 0 {
 			unk = fmt.Sprintf(", %s unknown", humanize.Comma(p.Unknown))
 		}
-		prog.line(fmt.Sprintf("%s: %s of %s matched, %.0f%% scanned, %s keys/s%s%s%s", op,
-			humanize.Comma(p.Done), humanize.Comma(p.Matched), 100*p.Fraction, humanize.Comma(int64(p.KeysPerSec)), unk, pace, eta))
-	})
+		prog.line(fmt.Sprintf("%s: %s of %s matched, %.0f%% scanned, %s keys/s%s%s%s%s", op,
+			humanize.Comma(p.Done), humanize.Comma(p.Matched), 100*p.Fraction, humanize.Comma(int64(p.KeysPerSec)), unk, pace, eta, nodeProgress(p.Nodes)))
+	}
+	var rep *keys.BulkReport
+	if cl != nil {
+		rep, err = keys.RunBulkCluster(runCtx, cl, opt, progress)
+	} else {
+		writer := redis.NewClient(app.Target.WriterOptions())
+		defer writer.Close()
+		rep, err = keys.RunBulk(runCtx, app.Client, writer, opt, progress)
+	}
 	prog.clear()
 	if rep == nil {
 		return fail(1, "%v", conn.Explain(err, app.Target))
@@ -384,7 +421,17 @@ func confirm(ctx context.Context, stdin io.Reader, stderr io.Writer, op keys.Op,
 	return false, 2
 }
 
-func writePreview(w io.Writer, op keys.Op, opt keys.BulkOptions, pv *keys.PreviewResult, db int, f bulkFlags) {
+// probe finds what the server (on a cluster, every master) lets redtop do.
+func probe(ctx context.Context, app *App, cl *keys.Cluster) (keys.Caps, error) {
+	if cl != nil {
+		return keys.ProbeCluster(ctx, cl)
+	}
+	return keys.Probe(ctx, app.Client, app.Target.Addr, app.Ledger)
+}
+
+// writePreview says what a run would touch; where is "in db 0", or "on 3
+// masters".
+func writePreview(w io.Writer, op keys.Op, opt keys.BulkOptions, pv *keys.PreviewResult, where string, f bulkFlags) {
 	of := "an unknown number of"
 	if pv.DBSize >= 0 {
 		of = humanize.Comma(pv.DBSize)
@@ -405,8 +452,18 @@ func writePreview(w io.Writer, op keys.Op, opt keys.BulkOptions, pv *keys.Previe
 		matched = "≈" + matched
 		size += fmt.Sprintf(" (estimated from %.1f%% of the keyspace)", 100*pv.Fraction)
 	}
-	fmt.Fprintf(w, "%s: %s matches %s of %s keys in db %d%s%s\n", op, keys.Escape(opt.Pattern),
-		matched, of, db, share, size)
+	fmt.Fprintf(w, "%s: %s matches %s of %s keys %s%s%s\n", op, keys.Escape(opt.Pattern),
+		matched, of, where, share, size)
+	for _, n := range pv.Nodes {
+		m := humanize.Comma(n.Matched)
+		if n.Sampled {
+			m = "≈" + m
+		}
+		fmt.Fprintf(w, "  %s: %s of %s keys\n", n.Now(), m, humanize.Comma(n.DBSize))
+		for _, note := range n.Notes("the count") {
+			fmt.Fprintf(w, "  note: %s\n", note)
+		}
+	}
 	if pv.Matched > 0 {
 		m := pv.TTL
 		pct := func(n int64) string { return fmt.Sprintf("%.0f%%", 100*float64(n)/float64(max(pv.Matched, 1))) }
@@ -422,7 +479,7 @@ func writePreview(w io.Writer, op keys.Op, opt keys.BulkOptions, pv *keys.Previe
 		fmt.Fprintf(w, "  note: %s\n", warn)
 	}
 	if pv.MatchesEverything {
-		fmt.Fprintf(w, "  WARNING: the pattern matches every key in db %d\n", db)
+		fmt.Fprintf(w, "  WARNING: the pattern matches every key %s\n", where)
 	} else if pv.OverHalf {
 		fmt.Fprintln(w, "  WARNING: the pattern matches more than half of the database")
 	}
@@ -480,6 +537,31 @@ func writeBulkReport(w io.Writer, rep *keys.BulkReport) {
 	if rep.Backup != "" {
 		fmt.Fprintf(w, "  backup: %s (%s keys, %s); undo with: redtop restore %s\n", rep.Backup,
 			humanize.Comma(rep.BackupKeys), humanize.IBytes(uint64(rep.BackupBytes)), rep.Backup)
+	}
+	if len(rep.Nodes) > 0 {
+		resharded := false
+		for _, n := range rep.Nodes {
+			resharded = resharded || n.Moved > 0 && len(n.Failovers) == 0
+		}
+		if resharded {
+			fmt.Fprintln(w, "  slots moved during the run (resharding?): keys that moved to a master already scanned were not reached; run it again to catch them")
+		}
+		fmt.Fprintf(w, "  %d masters, at once:\n", len(rep.Nodes))
+		for _, n := range rep.Nodes {
+			line := fmt.Sprintf("    %s: %s %s, already gone %s, unknown %s, refused %s, not attempted %s (scanned %s, matched %s)",
+				n.Now(), rep.Op.Verb(), humanize.Comma(n.Applied), humanize.Comma(n.AlreadyGone), humanize.Comma(n.Unknown),
+				humanize.Comma(n.Refused), humanize.Comma(n.NotAttempted), humanize.Comma(n.Scanned), humanize.Comma(n.Matched))
+			if n.Moved > 0 {
+				line += fmt.Sprintf(", %s sent again after MOVED/ASK", humanize.Comma(n.Moved))
+			}
+			if n.Stopped != "" {
+				line += ", stopped: " + n.Stopped
+			}
+			fmt.Fprintln(w, line)
+			for _, note := range n.Notes("the " + string(rep.Op)) {
+				fmt.Fprintf(w, "    note: %s\n", note)
+			}
+		}
 	}
 	fmt.Fprintf(w, "  note: %s\n", rep.Note)
 }
@@ -637,11 +719,20 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 	}
 	opt := keys.RestoreOptions{Replace: *replace, DryRun: *dryRun, Timeout: app.Target.Timeout,
 		Target: app.Target.String(), Node: app.Target.Addr, Ledger: app.Ledger}
+	var cl *keys.Cluster
+	if app.ClusterMasters > 0 {
+		c, err := openCluster(ctx, app)
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+		defer c.Close()
+		cl = c
+	}
 	if !*dryRun {
 		if app.Browse.readOnly {
 			return fail(1, "%v: redtop runs with --readonly: nothing sent", keys.ErrReadOnly)
 		}
-		caps, err := keys.Probe(ctx, app.Client, app.Target.Addr, app.Ledger)
+		caps, err := probe(ctx, app, cl)
 		if err != nil {
 			return fail(1, "%v", conn.Explain(err, app.Target))
 		}
@@ -662,8 +753,6 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 			return code
 		}
 	}
-	writer := redis.NewClient(app.Target.WriterOptions())
-	defer writer.Close()
 	runCtx, abort, stop := interrupts(ctx, env, stderr)
 	defer stop()
 	opt.Abort = abort
@@ -672,7 +761,14 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 		prog.line(fmt.Sprintf("restore: %s keys read, %s restored, %s existing, %s expired",
 			humanize.Comma(r.Keys), humanize.Comma(r.Restored), humanize.Comma(r.Existing), humanize.Comma(r.Expired)))
 	}
-	rep, err := keys.Restore(runCtx, writer, path, opt)
+	var rep *keys.RestoreReport
+	if cl != nil {
+		rep, err = keys.RestoreCluster(runCtx, cl, path, opt)
+	} else {
+		writer := redis.NewClient(app.Target.WriterOptions())
+		defer writer.Close()
+		rep, err = keys.Restore(runCtx, writer, path, opt)
+	}
 	prog.clear()
 	if rep == nil {
 		return fail(1, "%v", conn.Explain(err, app.Target))

@@ -53,11 +53,18 @@ func (s *keySource) StartPreview(ctx context.Context, pattern string) (ui.BulkJo
 	job, jctx := newBulkJob(ctx)
 	opt := keys.BulkOptions{Op: keys.OpDelete, Pattern: pattern, Timeout: s.target.Timeout, Node: s.node, Ledger: s.ledger}
 	go func() {
-		res, err := keys.Preview(jctx, s.reader, opt, func(p keys.PreviewProgress) {
+		progress := func(p keys.PreviewProgress) {
 			job.set(func(st *ui.BulkStatus) {
 				st.Scanned, st.Matched, st.Fraction, st.Elapsed = p.Scanned, p.Matched, p.Fraction, p.Elapsed
 			})
-		})
+		}
+		var res *keys.PreviewResult
+		var err error
+		if s.cl != nil {
+			res, err = keys.PreviewCluster(jctx, s.cl, opt, progress)
+		} else {
+			res, err = keys.Preview(jctx, s.reader, opt, progress)
+		}
 		job.set(func(st *ui.BulkStatus) {
 			st.Done = true
 			if err != nil {
@@ -81,7 +88,8 @@ func previewOf(r *keys.PreviewResult) *ui.BulkPreview {
 }
 
 // StartBulk runs a delete, expire or persist by pattern, with the journal
-// (and backup) the keys package writes.
+// (and backup) the keys package writes; on a cluster, on every master at
+// once.
 func (s *keySource) StartBulk(ctx context.Context, req ui.BulkRequest) (ui.BulkJob, error) {
 	if err := s.open(ctx); err != nil {
 		return nil, err
@@ -95,12 +103,19 @@ func (s *keySource) StartBulk(ctx context.Context, req ui.BulkRequest) (ui.BulkJ
 		return nil, err
 	}
 	go func() {
-		rep, err := keys.RunBulk(jctx, s.reader, s.wc, opt, func(p keys.BulkProgress) {
+		progress := func(p keys.BulkProgress) {
 			job.set(func(st *ui.BulkStatus) {
 				st.Scanned, st.Matched, st.Applied, st.Gone, st.Unknown = p.Scanned, p.Matched, p.Applied, p.Gone, p.Unknown
 				st.Fraction, st.Elapsed, st.KeysPerSec, st.ETA, st.Delay = p.Fraction, p.Elapsed, p.KeysPerSec, p.ETA, p.CurrentDelay
 			})
-		})
+		}
+		var rep *keys.BulkReport
+		var err error
+		if s.cl != nil {
+			rep, err = keys.RunBulkCluster(jctx, s.cl, opt, progress)
+		} else {
+			rep, err = keys.RunBulk(jctx, s.reader, s.wc, opt, progress)
+		}
 		job.set(func(st *ui.BulkStatus) {
 			st.Done = true
 			if rep == nil {
@@ -122,6 +137,10 @@ func reportLines(r *keys.BulkReport, err error) []string {
 	}
 	if r.Unchanged > 0 {
 		lines = append(lines, fmt.Sprintf("had no TTL: %d", r.Unchanged))
+	}
+	for _, n := range r.Nodes {
+		lines = append(lines, fmt.Sprintf("%s: %s %d · already gone %d · unknown %d · not attempted %d", n.Now(), r.Op.Verb(), n.Applied, n.AlreadyGone, n.Unknown, n.NotAttempted))
+		lines = append(lines, n.Notes("the "+string(r.Op))...)
 	}
 	if !r.Complete {
 		why := r.Stopped

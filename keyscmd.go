@@ -43,6 +43,13 @@ const keysUsage = `Usage:
       confirmation, with a journal (and a backup for delete): see
       redtop keys delete --help.
 
+On a Redis Cluster (-c, or found by itself), every master is scanned at
+once (up to 4), each on its own connections; stderr names each master's
+count, and analyze adds a table of the masters (with --json, an object:
+prefixes, totals and "nodes"). A master that fails over mid-scan is
+scanned again from the start on the master that took its slots, and
+stderr says so (keys scan may then print some keys twice).
+
 PATTERN is a Redis glob: * ? [abc] [^a] [a-z], \ escapes one character.
 Exit status: 0 done, 1 the server failed or refused, 2 bad arguments.
 `
@@ -145,10 +152,7 @@ func keysScan(ctx context.Context, app *App, args []string, stdout, stderr io.Wr
 
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	var werr error
-	st, err := keys.Scan(ctx, app.Client, keys.ScanOptions{
-		Match: pattern, Type: *typ, Count: *count, Timeout: app.Target.Timeout,
-		Node: app.Target.Addr, Ledger: app.Ledger,
-	}, func(batch []string) error {
+	write := func(batch []string) error {
 		for _, k := range batch {
 			if !*raw {
 				k = keys.Escape(k)
@@ -161,7 +165,20 @@ func keysScan(ctx context.Context, app *App, args []string, stdout, stderr io.Wr
 			return werr
 		}
 		return nil
-	})
+	}
+	opt := keys.ScanOptions{Match: pattern, Type: *typ, Count: *count, Timeout: app.Target.Timeout, Node: app.Target.Addr, Ledger: app.Ledger}
+	var scanned int64
+	var err error
+	if app.ClusterMasters > 0 {
+		scanned, err = keysScanCluster(ctx, app, opt, write, stderr)
+	} else {
+		var st keys.ScanStats
+		st, err = keys.Scan(ctx, app.Client, opt, write)
+		scanned = st.Scanned
+		if st.Calls == 0 {
+			scanned = -1
+		}
+	}
 	if ferr := w.Flush(); werr == nil && ferr != nil {
 		werr = ferr
 	}
@@ -173,14 +190,102 @@ func keysScan(ctx context.Context, app *App, args []string, stdout, stderr io.Wr
 		return 1
 	case err != nil && ctx.Err() != nil:
 		return 130
-	case err != nil && st.Calls > 0:
-		fmt.Fprintf(stderr, "redtop: keys scan: stopped after %d keys: %v\n", st.Scanned, conn.Explain(err, app.Target))
+	case err != nil && scanned >= 0:
+		fmt.Fprintf(stderr, "redtop: keys scan: stopped after %d keys: %v\n", scanned, conn.Explain(err, app.Target))
 		return 1
 	case err != nil:
 		fmt.Fprintf(stderr, "redtop: keys scan: %v\n", conn.Explain(err, app.Target))
 		return 1
 	}
 	return 0
+}
+
+// keysScanCluster scans every master; stderr gets a progress line on a
+// terminal, the masters that failed over, and a line of counts per master.
+// It returns the keys scanned, or -1 when no master answered a SCAN.
+func keysScanCluster(ctx context.Context, app *App, opt keys.ScanOptions, write func([]string) error, stderr io.Writer) (int64, error) {
+	cl, err := openCluster(ctx, app)
+	if err != nil {
+		return -1, err
+	}
+	defer cl.Close()
+	progress, done := clusterProgressLine(stderr, "scanning")
+	st, err := keys.ScanCluster(ctx, cl, opt, write, progress)
+	done()
+	for _, n := range st.Nodes {
+		for _, note := range n.Notes("the scan") {
+			fmt.Fprintf(stderr, "redtop: keys scan: %s (keys printed before may show twice)\n", note)
+		}
+	}
+	if err == nil {
+		more := ""
+		if st.Repeated > 0 {
+			more = fmt.Sprintf(" (plus %s printed before a failover, which may show twice)", humanize.Comma(st.Repeated))
+		}
+		fmt.Fprintf(stderr, "keys scan: %s keys from %d masters%s: %s\n", humanize.Comma(st.Scanned), len(st.Nodes), more, nodeCounts(st.Nodes))
+	}
+	var calls int64
+	for _, n := range st.Nodes {
+		calls += n.Calls
+	}
+	if calls == 0 {
+		return -1, err
+	}
+	return st.Scanned + st.Repeated, err
+}
+
+func nodeCounts(nodes []keys.NodeScan) string {
+	parts := make([]string, len(nodes))
+	for i, n := range nodes {
+		parts[i] = n.Now() + " " + humanize.Comma(n.Scanned)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// openCluster opens the masters of app's cluster for a keys command.
+func openCluster(ctx context.Context, app *App) (*keys.Cluster, error) {
+	cl, err := keys.OpenCluster(ctx, app.Client, app.Target, app.Ledger)
+	if err != nil {
+		return nil, conn.Explain(err, app.Target)
+	}
+	return cl, nil
+}
+
+// clusterProgressLine shows how far each master has gone, on stderr when
+// it is a terminal, at most ten times a second. done clears the line.
+func clusterProgressLine(stderr io.Writer, what string) (progress func(keys.ClusterProgress), done func()) {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, func() {}
+	}
+	var last time.Time
+	shown := false
+	progress = func(p keys.ClusterProgress) {
+		if time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last, shown = time.Now(), true
+		fmt.Fprintf(f, "\r\x1b[K%s: %s keys, %.0f%%%s", what, humanize.Comma(p.Scanned()), 100*p.Fraction(), nodeProgress(p.Nodes))
+	}
+	return progress, func() {
+		if shown {
+			fmt.Fprint(f, "\r\x1b[K")
+		}
+	}
+}
+
+// nodeProgress is " · host:port 40%" per master, done ones marked so.
+func nodeProgress(nodes []keys.NodeProgress) string {
+	var b strings.Builder
+	for _, n := range nodes {
+		b.WriteString(" · " + n.Node + " ")
+		if n.Done {
+			b.WriteString("done")
+		} else {
+			fmt.Fprintf(&b, "%.0f%%", 100*n.Fraction)
+		}
+	}
+	return b.String()
 }
 
 func keysAnalyze(ctx context.Context, app *App, args []string, stdout, stderr io.Writer) int {
@@ -209,13 +314,20 @@ func keysAnalyze(ctx context.Context, app *App, args []string, stdout, stderr io
 		return 2
 	}
 
-	progress, done := progressLine(stderr, *sample)
-	rep, err := keys.Analyze(ctx, app.Client, keys.AnalyzeOptions{
+	opt := keys.AnalyzeOptions{
 		Pattern: pattern, Delimiter: *delim, Sample: *sample, Count: *count,
 		Timeout: app.Target.Timeout, Node: app.Target.Addr, Ledger: app.Ledger,
-		Progress: progress,
-	})
-	done()
+	}
+	var rep *keys.Report
+	var err error
+	if app.ClusterMasters > 0 {
+		rep, err = analyzeCluster(ctx, app, opt, *sample, stderr)
+	} else {
+		var done func()
+		opt.Progress, done = progressLine(stderr, *sample)
+		rep, err = keys.Analyze(ctx, app.Client, opt)
+		done()
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return 130
@@ -225,6 +337,11 @@ func keysAnalyze(ctx context.Context, app *App, args []string, stdout, stderr io
 	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(stderr, "redtop: keys analyze: %s\n", w)
+	}
+	for _, n := range rep.Nodes {
+		for _, note := range n.Notes("the analysis") {
+			fmt.Fprintf(stderr, "redtop: keys analyze: %s (its figures are from the new master alone)\n", note)
+		}
 	}
 	if *asJSON {
 		err = writeAnalyzeJSON(stdout, rep)
@@ -262,6 +379,31 @@ func progressLine(stderr io.Writer, sample float64) (progress func(keys.Progress
 	}
 }
 
+// analyzeCluster analyzes every master at once, with a progress line per
+// master on a terminal.
+func analyzeCluster(ctx context.Context, app *App, opt keys.AnalyzeOptions, sample float64, stderr io.Writer) (*keys.Report, error) {
+	cl, err := openCluster(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	progress, done := clusterProgressLine(stderr, "analyzing")
+	if progress != nil && sample < 1 {
+		p := progress
+		progress = func(cp keys.ClusterProgress) {
+			for i := range cp.Nodes {
+				cp.Nodes[i].Fraction = min(1, cp.Nodes[i].Fraction/sample)
+			}
+			p(cp)
+		}
+	}
+	rep, err := keys.AnalyzeCluster(ctx, cl, opt, progress)
+	done()
+	return rep, err
+}
+
+// writeAnalyzeJSON prints the prefixes as a JSON array; on a cluster, an
+// object: the prefixes, the totals and each master's part.
 func writeAnalyzeJSON(w io.Writer, rep *keys.Report) error {
 	rows := rep.Prefixes
 	if rows == nil {
@@ -270,6 +412,12 @@ func writeAnalyzeJSON(w io.Writer, rep *keys.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
+	if rep.Nodes != nil {
+		return enc.Encode(map[string]any{
+			"prefixes": rows, "keys": int64(math.Round(rep.Keys.Value)), "memory_bytes": int64(math.Round(rep.Bytes.Value)),
+			"scanned": rep.Scanned, "sampled": rep.Sampled, "dbsize": rep.DBSize, "elapsed_ns": rep.Elapsed, "nodes": rep.Nodes,
+		})
+	}
 	return enc.Encode(rows)
 }
 
@@ -323,6 +471,14 @@ func writeAnalyzeTable(w io.Writer, rep *keys.Report, top int) error {
 			100*rep.Fraction, humanize.Comma(rep.Scanned))
 	}
 	fmt.Fprintf(bw, "total: %s in %d prefixes (%s)\n", what, len(rep.Prefixes), rep.Elapsed.Round(time.Millisecond))
+	if len(rep.Nodes) > 0 {
+		cells := [][]string{{"MASTER", "KEYS", "MEMORY", "SCANNED", "TIME"}}
+		for _, n := range rep.Nodes {
+			cells = append(cells, []string{n.Now(), humanize.Comma(n.Keys), bytes(n.Bytes), humanize.Comma(n.Scanned), n.Elapsed.Round(time.Millisecond).String()})
+		}
+		fmt.Fprintf(bw, "%d masters, at once:\n", len(rep.Nodes))
+		writeColumns(bw, cells, []bool{false, true, true, true, true})
+	}
 	return bw.Flush()
 }
 

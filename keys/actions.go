@@ -201,7 +201,7 @@ func explainWrite(r Result, err error, user string) error {
 	case strings.HasPrefix(msg, "READONLY"):
 		return fmt.Errorf("%w: %s %s refused: the server is a read-only replica; connect to its master to change keys", ErrReadOnly, r.Action, r.Key)
 	case strings.HasPrefix(msg, "MOVED"), strings.HasPrefix(msg, "ASK "):
-		return fmt.Errorf("%s %s refused: the key is served by another cluster node (%s)", r.Action, r.Key, msg)
+		return fmt.Errorf("%s %s refused: the key is served by another cluster node (%w)", r.Action, r.Key, err)
 	case strings.HasPrefix(msg, "LOADING"):
 		return fmt.Errorf("%s %s refused: the server is loading its data set; try again shortly", r.Action, r.Key)
 	case strings.HasPrefix(msg, "BUSY "):

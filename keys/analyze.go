@@ -23,6 +23,8 @@ type AnalyzeOptions struct {
 	Progress func(Progress)
 
 	Tree TreeOptions // bounds of the prefix tree; its Delimiter is set from Delimiter
+
+	guard func(context.Context, bool) error // a cluster master's role check
 }
 
 // Report is what Analyze found. With a sample, counts and sizes are
@@ -43,6 +45,8 @@ type Report struct {
 	Warnings  []string // e.g. MEMORY USAGE not allowed: sizes unknown
 	Tree      *Tree
 	Elapsed   time.Duration
+	// Nodes (a cluster): each master's part, in slot order.
+	Nodes []NodeAnalysis
 }
 
 // Estimate is a figure and its standard error (0 when exact).
@@ -109,16 +113,28 @@ func (p PrefixStat) TTLShare() float64 {
 // visited comes from the cursor (Progress.Fraction) and counts scale by
 // its inverse, with the error of a Bernoulli sample.
 func Analyze(ctx context.Context, c *redis.Client, opt AnalyzeOptions) (*Report, error) {
+	opt, err := opt.normalize()
+	if err != nil {
+		return nil, err
+	}
+	a, st, err := analyzeNode(ctx, c, opt)
+	if err != nil {
+		return nil, err
+	}
+	return a.report(st, st.Fraction()), nil
+}
+
+func (opt AnalyzeOptions) normalize() (AnalyzeOptions, error) {
 	if opt.Pattern == "*" {
 		opt.Pattern = ""
 	}
 	if opt.Pattern != "" {
 		if err := ValidatePattern(opt.Pattern); err != nil {
-			return nil, err
+			return opt, err
 		}
 	}
 	if opt.Sample < 0 || opt.Sample > 1 || math.IsNaN(opt.Sample) {
-		return nil, fmt.Errorf("sample must be a share between 0 and 1, not %v", opt.Sample)
+		return opt, fmt.Errorf("sample must be a share between 0 and 1, not %v", opt.Sample)
 	}
 	if opt.Sample == 0 {
 		opt.Sample = 1
@@ -130,7 +146,11 @@ func Analyze(ctx context.Context, c *redis.Client, opt AnalyzeOptions) (*Report,
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
 	}
+	return opt, nil
+}
 
+// analyzeNode scans and measures one server into a tree of its own.
+func analyzeNode(ctx context.Context, c *redis.Client, opt AnalyzeOptions) (*analysis, ScanStats, error) {
 	a := &analysis{c: c, opt: opt, tree: NewTree(opt.Tree), wantMem: true, wantTTL: true}
 	a.skipPTTL(ctx)
 	if raw, err := dialRaw(ctx, c, opt.Timeout); err == nil {
@@ -141,7 +161,7 @@ func Analyze(ctx context.Context, c *redis.Client, opt AnalyzeOptions) (*Report,
 	var last Progress
 	sopt := ScanOptions{
 		Match: opt.Pattern, Count: opt.Count, Timeout: opt.Timeout,
-		Node: opt.Node, Ledger: opt.Ledger,
+		Node: opt.Node, Ledger: opt.Ledger, guard: opt.guard,
 		Progress: func(p Progress) {
 			last = p
 			if opt.Progress != nil {
@@ -164,10 +184,7 @@ func Analyze(ctx context.Context, c *redis.Client, opt AnalyzeOptions) (*Report,
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return a.report(st), nil
+	return a, st, err
 }
 
 type analysis struct {

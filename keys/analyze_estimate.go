@@ -6,8 +6,9 @@ import (
 	"slices"
 )
 
-// report turns the tree into families with estimates.
-func (a *analysis) report(st ScanStats) *Report {
+// report turns the tree into families with estimates. fraction is the
+// share of the keyspace the scan visited, for a sample with a pattern.
+func (a *analysis) report(st ScanStats, fraction float64) *Report {
 	r := &Report{
 		Pattern:   a.opt.Pattern,
 		Delimiter: a.opt.Delimiter,
@@ -29,7 +30,7 @@ func (a *analysis) report(st ScanStats) *Report {
 			r.Fraction = min(1, float64(st.Scanned)/float64(st.Total))
 			est = ratioEstimator(st.Scanned, st.Total)
 		} else {
-			r.Fraction = st.Fraction()
+			r.Fraction = fraction
 			est = bernoulliEstimator(r.Fraction)
 		}
 	}

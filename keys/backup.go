@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -17,6 +18,7 @@ import (
 //
 //	{"format":"redtop-backup","version":1,"created":"2025-01-02T15:04:05.123Z","target":"unix:/run/redis.sock","db":0,"pattern":"key:*","redis_version":"7.0.15"}
 //
+// ("cluster":true when the keys came from the masters of a Redis Cluster),
 // then one line per key, in the order they were saved:
 //
 //	{"key":"a2V5OjE=","pttl_ms":-1,"dump":"AAN2YWwKAA…","at_ms":1735830245123}
@@ -44,6 +46,8 @@ type BackupHeader struct {
 	DB           int       `json:"db"`
 	Pattern      string    `json:"pattern"`
 	RedisVersion string    `json:"redis_version,omitempty"`
+	// Cluster: the keys came from the masters of a Redis Cluster.
+	Cluster bool `json:"cluster,omitempty"`
 }
 
 // BackupEntry is one saved key.
@@ -54,7 +58,10 @@ type BackupEntry struct {
 	AtMs   int64  `json:"at_ms"`
 }
 
+// backupWriter writes a backup; the masters' parts of a cluster run
+// share it.
 type backupWriter struct {
+	mu    sync.Mutex
 	f     *os.File
 	bw    *bufio.Writer
 	path  string
@@ -91,6 +98,8 @@ func newBackupWriter(f *os.File, h BackupHeader) (*backupWriter, error) {
 
 // add buffers one key's line; flush writes the buffered lines to the file.
 func (b *backupWriter) add(key string, pttl int64, dump []byte, at time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	l := append(b.line[:0], `{"key":"`...)
 	l = base64.StdEncoding.AppendEncode(l, []byte(key))
 	l = append(l, `","pttl_ms":`...)
@@ -109,10 +118,19 @@ func (b *backupWriter) add(key string, pttl int64, dump []byte, at time.Time) {
 // flush hands what add buffered to the OS: once it returns nil, the lines
 // survive redtop being killed (not a power cut: close syncs).
 func (b *backupWriter) flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err := b.bw.Flush(); err != nil {
 		return fmt.Errorf("backup %s: %w", b.path, err)
 	}
 	return nil
+}
+
+// counts are the keys and bytes written so far.
+func (b *backupWriter) counts() (keys, bytes int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.keys, b.bytes
 }
 
 func (b *backupWriter) close() error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -83,6 +84,8 @@ type BulkOptions struct {
 
 	Node   string
 	Ledger *redisinfo.Ledger
+
+	guard func(context.Context, bool) error // a cluster master's role check, before each SCAN
 }
 
 // BulkProgress is reported after every batch (and every SCAN page).
@@ -98,6 +101,9 @@ type BulkProgress struct {
 	KeysPerSec   float64       // keys sent per second
 	ETA          time.Duration // from Fraction; 0 when unknown
 	CurrentDelay time.Duration // pause between batches that pacing imposes now
+
+	// Nodes (a cluster run): each master's part.
+	Nodes []NodeProgress
 }
 
 // BulkReport is what a bulk run did. The journal holds the same, key by
@@ -134,6 +140,9 @@ type BulkReport struct {
 	BackupBytes int64  `json:"backup_bytes,omitempty"`
 
 	Note string `json:"note"`
+
+	// Nodes (a cluster run): each master's part, in slot order.
+	Nodes []BulkNodeReport `json:"nodes,omitempty"`
 }
 
 // ErrAborted is wrapped by the error of a run cut by BulkOptions.Abort.
@@ -273,35 +282,171 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 	}
 
 	start := time.Now()
-	r := &bulkRun{opt: opt, start: start, progress: progress}
-	r.rep = &BulkReport{Op: opt.Op, Pattern: opt.Pattern, Note: bulkNote}
-	if opt.Op == OpExpire {
-		r.ttlArg = strconv.FormatInt(int64((opt.TTL+time.Millisecond-1)/time.Millisecond), 10)
-		r.rep.TTLms, _ = strconv.ParseInt(r.ttlArg, 10, 64)
+	w, err := dialWriter(ctx, writer, opt.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("opening the write connection: %w", err)
 	}
-	if err := r.open(ctx, writer, caps); err != nil {
-		if r.w != nil {
-			r.w.Close()
+	w.book(opt.Ledger, opt.Node)
+	target := opt.Target
+	if target == "" {
+		target = writer.Options().Addr
+		if writer.Options().Network == "unix" {
+			target = "unix:" + target
 		}
-		r.closeFiles()
-		if r.rep.Journal != "" {
-			os.Remove(r.rep.Journal) // nothing was sent: no journal to keep
+	}
+	files, err := openBulkFiles(opt, target, writer.Options().DB, caps.Version, nil, start)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r := newBulkRun(opt, files, start, progress)
+	r.rt = newRouter(opt.Node, w, opt.Ledger, opt.Abort)
+	defer r.rt.close()
+
+	r.pace = newPacer(opt)
+	stopAuto := func() {}
+	if opt.Auto {
+		stopAuto = r.pace.measure(ctx, reader, opt)
+	}
+	complete, pending, scanErr := r.drive(ctx, reader)
+	r.rep.Complete = complete
+	stopAuto()
+	scanErr = r.conclude(ctx, pending, scanErr)
+	r.finish()
+	if ferr := files.close(r.rep); ferr != nil && scanErr == nil {
+		scanErr = ferr
+		r.rep.Error = ferr.Error()
+	}
+	return r.rep, scanErr
+}
+
+// bulkFiles are what a run writes as it goes, shared by the masters'
+// parts of a cluster run: the journal, the backup, the batch numbers.
+type bulkFiles struct {
+	journal *journal
+	backup  *backupWriter
+	seq     atomic.Int64
+	cluster bool // journal lines name their node
+	rep     BulkReport
+}
+
+// openBulkFiles creates the journal (and the backup) and writes their
+// headers. nodes, for a cluster, are its masters. On failure nothing is
+// left behind.
+func openBulkFiles(opt BulkOptions, target string, db int, version string, nodes []string, now time.Time) (*bulkFiles, error) {
+	f := &bulkFiles{cluster: nodes != nil}
+	fail := func(err error) (*bulkFiles, error) {
+		if f.backup != nil {
+			f.backup.close()
+			os.Remove(f.backup.path)
 		}
-		if r.rep.Backup != "" {
-			os.Remove(r.rep.Backup)
+		if f.journal != nil {
+			f.journal.close()
+			os.Remove(f.journal.path)
 		}
 		return nil, err
 	}
-	defer r.w.Close()
-	stopWatch := r.w.watch(opt.Abort)
-
-	p := newPacer(opt)
-	r.pace = p
-	stopAuto := func() {}
-	if opt.Auto {
-		stopAuto = p.measure(ctx, reader, opt)
+	dir := opt.JournalDir
+	if dir == "" {
+		d, err := StateDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
 	}
+	j, err := createJournal(dir, fileStem(now, opt.Op))
+	if err != nil {
+		return nil, err
+	}
+	f.journal = j
+	f.rep.Journal = j.path
+	if opt.Backup {
+		path := opt.BackupPath
+		if path == "" {
+			path = strings.TrimSuffix(j.path, ".journal.jsonl") + ".backup.jsonl"
+		}
+		b, err := createBackup(path, BackupHeader{
+			Created: now.UTC(), Target: target, DB: db, Cluster: f.cluster,
+			Pattern: opt.Pattern, RedisVersion: version,
+		})
+		if err != nil {
+			return fail(err)
+		}
+		f.backup = b
+		f.rep.Backup = b.path
+	}
+	h := JournalHeader{
+		Type: "header", Format: "redtop-journal", Version: journalVersion, Time: now.UTC(),
+		Target: target, DB: db, Op: opt.Op, Pattern: opt.Pattern,
+		TTLms: ttlMs(opt), Backup: f.rep.Backup, Nodes: nodes,
+	}
+	if err := j.write(h); err != nil {
+		return fail(err)
+	}
+	return f, nil
+}
 
+// close writes the journal's footer with the report and closes the files.
+func (f *bulkFiles) close(rep *BulkReport) error {
+	err := f.journal.write(JournalFooter{Type: "footer", Time: time.Now().UTC(), Report: rep})
+	if f.backup != nil {
+		if berr := f.backup.close(); err == nil {
+			err = berr
+		}
+		rep.BackupKeys, rep.BackupBytes = f.backup.counts()
+	}
+	if jerr := f.journal.close(); err == nil && jerr != nil {
+		err = fmt.Errorf("journal %s: %w", f.journal.path, jerr)
+	}
+	return err
+}
+
+func ttlMs(opt BulkOptions) int64 {
+	if opt.Op != OpExpire {
+		return 0
+	}
+	return int64((opt.TTL + time.Millisecond - 1) / time.Millisecond)
+}
+
+// afterPage, set by tests only, is called after each SCAN page of a bulk
+// run is taken in, before its batches go: a slot can be moved there.
+var afterPage func(node string)
+
+// bulkRun is the state of one run, or of one master's part of a cluster
+// run.
+type bulkRun struct {
+	opt      BulkOptions
+	rep      *BulkReport
+	files    *bulkFiles
+	rt       *router
+	pace     *pacer
+	ttlArg   string
+	seq      int
+	start    time.Time
+	fraction float64
+	progress func(BulkProgress)
+	lastRep  time.Time
+
+	stopErr error    // why the run stopped, set by batch
+	unsent  []string // keys of the stopping batch that were never sent
+}
+
+func newBulkRun(opt BulkOptions, files *bulkFiles, start time.Time, progress func(BulkProgress)) *bulkRun {
+	r := &bulkRun{opt: opt, files: files, start: start, progress: progress}
+	r.rep = &BulkReport{Op: opt.Op, Pattern: opt.Pattern, Note: bulkNote, Journal: files.rep.Journal, Backup: files.rep.Backup}
+	if opt.Op == OpExpire {
+		r.rep.TTLms = ttlMs(opt)
+		r.ttlArg = strconv.FormatInt(r.rep.TTLms, 10)
+	}
+	return r
+}
+
+// drive scans with SCAN MATCH on reader, checks each key with Match and
+// sends full batches. It returns whether the scan went through the whole
+// keyspace, the keys scanned and matched but never sent, and why it
+// stopped early.
+func (r *bulkRun) drive(ctx context.Context, reader *redis.Client) (complete bool, pending []string, err error) {
+	opt := r.opt
 	// The scan stops at once on Abort too.
 	scanCtx, cancelScan := context.WithCancel(ctx)
 	defer cancelScan()
@@ -316,13 +461,12 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 	}
 	sopt := ScanOptions{
 		Match: opt.Pattern, Count: opt.Count, Timeout: opt.Timeout,
-		Node: opt.Node, Ledger: opt.Ledger,
+		Node: opt.Node, Ledger: opt.Ledger, guard: opt.guard,
 		Progress: func(pr Progress) {
 			r.fraction = pr.Fraction()
 			r.report()
 		},
 	}
-	var pending []string
 	st, scanErr := Scan(scanCtx, reader, sopt, func(page []string) error {
 		r.rep.Scanned += int64(len(page))
 		for _, k := range page {
@@ -332,6 +476,9 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 			}
 			r.rep.Matched++
 			pending = append(pending, k)
+		}
+		if afterPage != nil {
+			afterPage(opt.Node)
 		}
 		for len(pending) >= opt.Batch {
 			err := r.batch(ctx, pending[:opt.Batch])
@@ -343,28 +490,30 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 		r.report()
 		return nil
 	})
-	r.rep.Complete = st.Complete && scanErr == nil
+	complete = st.Complete && scanErr == nil
 	if scanErr == nil && len(pending) > 0 {
 		scanErr = r.batch(ctx, pending)
 		pending = nil
 	}
-	stopAuto()
-	stopWatch()
-
 	// Whatever stopped the run, the keys scanned but not sent are journaled.
 	if r.stopErr != nil {
 		scanErr = r.stopErr
 		pending = append(r.unsent, pending...)
 	}
+	return complete, pending, scanErr
+}
+
+// conclude journals the keys never sent and says why the run stopped.
+func (r *bulkRun) conclude(ctx context.Context, pending []string, scanErr error) error {
 	if len(pending) > 0 {
 		r.rep.NotAttempted += int64(len(pending))
-		r.journal.batch(JournalBatch{Seq: r.seq, Result: ResultNotAttempted}, pending, nil, nil)
+		r.line(JournalBatch{Seq: r.seq, Result: ResultNotAttempted}, r.opt.Node, pending, nil, nil, nil)
 	}
 	if scanErr != nil {
 		r.rep.Complete = false
 		if r.rep.Stopped == "" {
 			switch {
-			case isClosed(opt.Abort):
+			case isClosed(r.opt.Abort):
 				r.rep.Stopped = "aborted"
 				scanErr = fmt.Errorf("%w: %v", errAborted, scanErr)
 			case ctx.Err() != nil:
@@ -377,108 +526,7 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 			r.rep.Error = scanErr.Error()
 		}
 	}
-	r.finish()
-	ferr := r.journal.write(JournalFooter{Type: "footer", Time: time.Now().UTC(), Report: r.rep})
-	if err := r.closeFiles(); err != nil && ferr == nil {
-		ferr = err
-	}
-	if ferr != nil && scanErr == nil {
-		scanErr = ferr
-		r.rep.Error = ferr.Error()
-	}
-	return r.rep, scanErr
-}
-
-// bulkRun is the state of one run.
-type bulkRun struct {
-	opt      BulkOptions
-	rep      *BulkReport
-	w        *wconn
-	journal  *journal
-	backup   *backupWriter
-	pace     *pacer
-	ttlArg   string
-	seq      int
-	start    time.Time
-	fraction float64
-	progress func(BulkProgress)
-	lastRep  time.Time
-
-	stopErr error    // why the run stopped, set by batch
-	unsent  []string // keys of the stopping batch that were never sent
-}
-
-// open creates the journal (and backup) and dials the write connection.
-func (r *bulkRun) open(ctx context.Context, writer *redis.Client, caps Caps) error {
-	dir := r.opt.JournalDir
-	if dir == "" {
-		d, err := StateDir()
-		if err != nil {
-			return err
-		}
-		dir = d
-	}
-	target := r.opt.Target
-	if target == "" {
-		target = writer.Options().Addr
-		if writer.Options().Network == "unix" {
-			target = "unix:" + target
-		}
-	}
-	w, err := dialWriter(ctx, writer, r.opt.Timeout)
-	if err != nil {
-		return fmt.Errorf("opening the write connection: %w", err)
-	}
-	r.w = w
-	w.book(r.opt.Ledger, r.opt.Node)
-	now := time.Now()
-	stem := fileStem(now, r.opt.Op)
-	j, err := createJournal(dir, stem)
-	if err != nil {
-		return err
-	}
-	r.journal = j
-	r.rep.Journal = j.path
-	if r.opt.Backup {
-		path := r.opt.BackupPath
-		if path == "" {
-			path = strings.TrimSuffix(j.path, ".journal.jsonl") + ".backup.jsonl"
-		}
-		b, err := createBackup(path, BackupHeader{
-			Created: now.UTC(), Target: target, DB: writer.Options().DB,
-			Pattern: r.opt.Pattern, RedisVersion: caps.Version,
-		})
-		if err != nil {
-			return err
-		}
-		r.backup = b
-		r.rep.Backup = b.path
-	}
-	h := JournalHeader{
-		Type: "header", Format: "redtop-journal", Version: journalVersion, Time: now.UTC(),
-		Target: target, DB: writer.Options().DB, Op: r.opt.Op, Pattern: r.opt.Pattern,
-		TTLms: r.rep.TTLms, Backup: r.rep.Backup,
-	}
-	if err := j.write(h); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (r *bulkRun) closeFiles() error {
-	var err error
-	if r.backup != nil {
-		err = r.backup.close()
-		r.rep.BackupKeys, r.rep.BackupBytes = r.backup.keys, r.backup.bytes
-		r.backup = nil
-	}
-	if r.journal != nil {
-		if jerr := r.journal.close(); err == nil && jerr != nil {
-			err = fmt.Errorf("journal %s: %w", r.journal.path, jerr)
-		}
-		r.journal = nil
-	}
-	return err
+	return scanErr
 }
 
 func (r *bulkRun) finish() {
@@ -486,8 +534,8 @@ func (r *bulkRun) finish() {
 	if s := r.rep.Elapsed.Seconds(); s > 0 {
 		r.rep.KeysPerSec = float64(r.sent()) / s
 	}
-	if r.backup != nil {
-		r.rep.BackupKeys, r.rep.BackupBytes = r.backup.keys, r.backup.bytes
+	if r.files.backup != nil {
+		r.rep.BackupKeys, r.rep.BackupBytes = r.files.backup.counts()
 	}
 }
 
@@ -545,22 +593,25 @@ func (r *bulkRun) batch(ctx context.Context, keys []string) error {
 	if err := r.pace.wait(ctx, r.opt.Abort, len(keys)); err != nil {
 		return stop(err, keys)
 	}
-	r.seq++
+	r.seq = int(r.files.seq.Add(1))
 	r.rep.Batches++
 	t0 := time.Now()
 	var err error
 	var unsent []string
-	if r.opt.Op == OpDelete && r.backup != nil {
-		unsent, err = r.deleteWithBackup(keys)
-	} else {
-		unsent, err = r.complete(r.issue(keys, nil))
+	switch {
+	case r.opt.Op == OpDelete && r.files.backup != nil:
+		unsent, err = r.deleteWithBackup(ctx, keys)
+	case r.opt.Op == OpDelete:
+		unsent, err = r.unlink(ctx, keys, nil)
+	default:
+		unsent, err = r.perKey(ctx, keys)
 	}
 	r.pace.done(time.Since(t0))
 	r.report()
 	if err != nil {
 		return stop(err, unsent)
 	}
-	if jerr := r.journal.err; jerr != nil {
+	if jerr := r.files.journal.failed(); jerr != nil {
 		return stop(jerr, nil)
 	}
 	return nil
@@ -581,20 +632,24 @@ func (r *bulkRun) stopped(ctx context.Context) error {
 	return nil
 }
 
-// book records commands sent in the ledger.
-func (r *bulkRun) book(cmd string, n, hits, misses int64) {
+// book records commands sent to node in the ledger.
+func (r *bulkRun) book(node, cmd string, n, hits, misses int64) {
 	if l := r.opt.Ledger; l != nil && n > 0 {
-		l.Call(r.opt.Node, cmd, n)
+		l.Call(node, cmd, n)
 		if hits+misses > 0 {
-			l.Lookups(r.opt.Node, hits, misses)
+			l.Lookups(node, hits, misses)
 		}
 	}
 }
 
-func (r *bulkRun) bytes(in, out int) {
-	if l := r.opt.Ledger; l != nil {
-		l.Bytes(r.opt.Node, int64(in), int64(out))
+// line journals keys of a batch that share a result, on node (named in
+// the line on a cluster); prev, when set, holds each key's PTTL before
+// the write.
+func (r *bulkRun) line(b JournalBatch, node string, keys, gone, unchanged []string, prev []int64) error {
+	if r.files.cluster {
+		b.Node = node
 	}
+	return r.files.journal.batchPrev(b, keys, gone, unchanged, prev)
 }
 
 // transport names the failure that cut a batch and marks why the run
@@ -605,6 +660,11 @@ func (r *bulkRun) transport(err error, what string) error {
 		r.rep.Stopped = "aborted"
 		return fmt.Errorf("%s: %w", what, errAborted)
 	}
+	var cd *clusterDownError
+	if errors.As(err, &cd) {
+		r.rep.Stopped = "cluster down"
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	if r.rep.Stopped == "" || r.rep.Stopped == "cancelled" {
 		r.rep.Stopped = "connection lost"
 	}
@@ -612,351 +672,10 @@ func (r *bulkRun) transport(err error, what string) error {
 }
 
 // refused handles an error reply that stops the run.
-func (r *bulkRun) refused(seq int, keys []string, err error) {
+func (r *bulkRun) refused(seq int, node string, keys []string, err error) {
 	r.rep.Refused += int64(len(keys))
 	r.rep.Stopped = "refused"
-	r.journal.batch(JournalBatch{Seq: seq, Result: ResultRefused, Error: err.Error()}, keys, nil, nil)
-}
-
-// flight is a batch sent, until its replies are read.
-type flight struct {
-	seq  int
-	keys []string // keys of the commands sent
-	gone []string // delete with backup: keys of the batch found gone before DUMP
-	s    sent
-	werr error // the write failed (a *batchError)
-}
-
-// issue builds and sends a batch: one variadic UNLINK, or PTTL then
-// PEXPIRE or PERSIST for each key (the PTTL is the key's undo record).
-func (r *bulkRun) issue(keys, gone []string) *flight {
-	f := &flight{seq: r.seq, keys: keys, gone: gone}
-	switch {
-	case r.opt.Op == OpDelete && len(keys) > 0:
-		r.w.addVariadic("UNLINK", keys)
-	case r.opt.Op == OpExpire:
-		for _, k := range keys {
-			r.w.add("PTTL", k) // the undo record, read just before the write
-			r.w.add("PEXPIRE", k, r.ttlArg)
-		}
-	case r.opt.Op == OpPersist:
-		for _, k := range keys {
-			r.w.add("PTTL", k)
-			r.w.add("PERSIST", k)
-		}
-	}
-	f.s, f.werr = r.w.send()
-	return f
-}
-
-// complete reads a flight's replies and books its outcome.
-func (r *bulkRun) complete(f *flight) (unsent []string, err error) {
-	if r.opt.Op == OpDelete {
-		return r.completeUnlink(f)
-	}
-	return r.completePerKey(f)
-}
-
-// completeUnlink books a variadic UNLINK: its reply counts the keys it
-// removed; the others were already gone.
-func (r *bulkRun) completeUnlink(f *flight) (unsent []string, err error) {
-	keys, gone := f.keys, f.gone
-	all := append(append([]string(nil), keys...), gone...)
-	jb := func(result string) JournalBatch { return JournalBatch{Seq: f.seq, Result: result} }
-	if len(keys) == 0 {
-		r.rep.AlreadyGone += int64(len(gone))
-		b := jb(ResultApplied)
-		b.Gone = int64(len(gone))
-		return nil, r.journal.batch(b, all, gone, nil)
-	}
-	err = f.werr
-	var n int64
-	var rerr error
-	out := 0
-	if err == nil {
-		err = r.w.recv(f.s, func(_ int, rp reply) error {
-			out += rp.size
-			switch {
-			case rp.err != nil:
-				rerr = rp.err
-			case rp.kind != ':':
-				return fmt.Errorf("UNLINK: unexpected reply %q", rp.kind)
-			default:
-				n = rp.n
-			}
-			return nil
-		})
-	}
-	if len(gone) > 0 && (err != nil || rerr != nil) {
-		r.rep.AlreadyGone += int64(len(gone))
-		b := jb(ResultApplied)
-		b.Gone = int64(len(gone))
-		r.journal.batch(b, gone, gone, nil)
-	}
-	if err != nil {
-		var be *batchError
-		if errors.As(err, &be) && be.Written == 0 {
-			// Not written whole: the server did not run it.
-			return keys, r.transport(err, "UNLINK")
-		}
-		r.book("unlink", 1, 0, 0)
-		r.bytes(f.s.in, out)
-		r.rep.Unknown += int64(len(keys))
-		b := jb(ResultUnknown)
-		b.Error = err.Error()
-		r.journal.batch(b, keys, nil, nil)
-		if be == nil {
-			r.rep.Stopped = "failed"
-			return nil, err // a reply we could not make sense of: the connection is closed
-		}
-		return nil, r.transport(err, "UNLINK")
-	}
-	r.bytes(f.s.in, out)
-	if rerr != nil {
-		bookRan(r.opt.Ledger, r.opt.Node, "unlink", rerr)
-		r.refused(f.seq, keys, rerr)
-		return nil, explainBulk(OpDelete, rerr)
-	}
-	r.book("unlink", 1, 0, 0)
-	r.rep.Applied += n
-	g := int64(len(keys)) - n + int64(len(gone))
-	r.rep.AlreadyGone += g
-	b := jb(ResultApplied)
-	b.Applied, b.Gone = n, g
-	return nil, r.journal.batch(b, all, gone, nil)
-}
-
-// deleteWithBackup saves each key (DUMP, PTTL in one round trip), writes
-// them to the backup file, then unlinks the keys saved.
-func (r *bulkRun) deleteWithBackup(keys []string) (unsent []string, err error) {
-	for _, k := range keys {
-		r.w.add("DUMP", k)
-		r.w.add("PTTL", k)
-	}
-	dumps := make([][]byte, len(keys))
-	pttls := make([]int64, len(keys))
-	var rerr error
-	out := 0
-	in := len(r.w.buf)
-	err = r.w.exchange(func(i int, rp reply) error {
-		out += rp.size
-		switch {
-		case rp.err != nil:
-			rerr = firstErr(rerr, rp.err)
-		case i%2 == 0 && rp.kind != '$':
-			return fmt.Errorf("DUMP: unexpected reply %q", rp.kind)
-		case i%2 == 0:
-			dumps[i/2] = rp.b // nil: gone
-		default:
-			pttls[i/2] = rp.n
-		}
-		return nil
-	})
-	at := time.Now()
-	if err != nil {
-		// Reads only: nothing was changed.
-		if errors.As(err, new(*batchError)) {
-			return keys, r.transport(err, "DUMP for the backup")
-		}
-		r.rep.Stopped = "failed"
-		return keys, err
-	}
-	r.bytes(in, out)
-	var hits, misses, thits, tmisses int64
-	var saved, gone []string
-	for i, k := range keys {
-		if dumps[i] != nil {
-			hits++
-		} else {
-			misses++
-		}
-		if pttls[i] == -2 {
-			tmisses++
-		} else {
-			thits++
-		}
-		if dumps[i] == nil || pttls[i] == -2 {
-			gone = append(gone, k) // gone before DUMP, or between DUMP and PTTL: not unlinked
-			continue
-		}
-		r.backup.add(k, pttls[i], dumps[i], at)
-		saved = append(saved, k)
-	}
-	r.book("dump", int64(len(keys)), hits, misses)
-	r.book("pttl", int64(len(keys)), thits, tmisses)
-	if rerr != nil {
-		r.refused(r.seq, keys, rerr)
-		return nil, fmt.Errorf("backup: DUMP/PTTL refused (%v): nothing deleted; --no-backup deletes without a backup", rerr)
-	}
-	if err := r.backup.flush(); err != nil {
-		r.rep.Stopped = "failed"
-		return keys, err
-	}
-	return r.completeUnlink(r.issue(saved, gone))
-}
-
-// completePerKey books the replies of PTTL + PEXPIRE or PERSIST, key by
-// key, with each key's previous PTTL in the journal. For PERSIST's zeros,
-// the PTTL tells a key without TTL (-1) from one gone; EXISTS is asked
-// only where the PTTL did not answer.
-func (r *bulkRun) completePerKey(f *flight) (unsent []string, err error) {
-	keys := f.keys
-	cmd := strings.ToUpper(r.opt.Op.command())
-	res := make([]int64, len(keys))
-	prev := make([]int64, len(keys))
-	for i := range prev {
-		prev[i] = PrevUnknown
-	}
-	var rerr, perr error
-	out := 0
-	err = f.werr
-	if err == nil {
-		err = r.w.recv(f.s, func(i int, rp reply) error {
-			out += rp.size
-			k := i / 2
-			if i%2 == 0 { // PTTL
-				switch {
-				case rp.err != nil:
-					perr = firstErr(perr, rp.err)
-				case rp.kind != ':':
-					return fmt.Errorf("PTTL: unexpected reply %q", rp.kind)
-				default:
-					prev[k] = rp.n
-				}
-				return nil
-			}
-			switch {
-			case rp.err != nil:
-				rerr = firstErr(rerr, rp.err)
-				res[k] = -1
-			case rp.kind != ':':
-				return fmt.Errorf("%s: unexpected reply %q", cmd, rp.kind)
-			default:
-				res[k] = rp.n
-			}
-			return nil
-		})
-	}
-	at := time.Now().UnixMilli()
-	r.bytes(f.s.in, out)
-	var be *batchError
-	if err != nil && !errors.As(err, &be) {
-		// A reply we could not make sense of: everything sent is unknown.
-		be = &batchError{Written: f.s.ncmd, Read: 0, Err: err}
-	}
-	known, written := len(keys), len(keys) // keys whose write's reply was read; whose write was sent whole
-	if be != nil {
-		known, written = be.Read/2, be.Written/2
-	}
-	// The PTTL lookups, as the server counts them.
-	var thits, tmisses int64
-	for k := 0; k < written; k++ {
-		switch {
-		case prev[k] == PrevMissing:
-			tmisses++
-		case prev[k] != PrevUnknown:
-			thits++
-		}
-	}
-	r.book("pttl", thits+tmisses, thits, tmisses)
-	if err == nil && rerr == nil && r.opt.Op == OpPersist {
-		var ask []int
-		for i, n := range res {
-			switch {
-			case n != 0:
-			case prev[i] == PrevNoTTL:
-				res[i] = 2
-			case prev[i] == PrevUnknown:
-				ask = append(ask, i)
-			}
-		}
-		r.whyUnchanged(keys, res, ask)
-	}
-	var applied, gone, unch, refusedKeys []string
-	var donePrev []int64
-	var gonePrev, unchPrev []int64
-	for i := 0; i < known; i++ {
-		switch res[i] {
-		case 1:
-			applied = append(applied, keys[i])
-			donePrev = append(donePrev, prev[i])
-		case 0:
-			gone = append(gone, keys[i])
-			gonePrev = append(gonePrev, prev[i])
-		case 2: // persist: exists, had no TTL
-			unch = append(unch, keys[i])
-			unchPrev = append(unchPrev, prev[i])
-		default:
-			refusedKeys = append(refusedKeys, keys[i])
-		}
-	}
-	r.book(r.opt.Op.command(), int64(known-len(refusedKeys)), 0, 0)
-	r.rep.Applied += int64(len(applied))
-	r.rep.AlreadyGone += int64(len(gone))
-	r.rep.Unchanged += int64(len(unch))
-	if done := append(append(append([]string(nil), applied...), gone...), unch...); len(done) > 0 {
-		donePrev = append(append(donePrev, gonePrev...), unchPrev...)
-		r.journal.batchPrev(JournalBatch{Seq: f.seq, Result: ResultApplied, PrevAtMs: at,
-			Applied: int64(len(applied)), Gone: int64(len(gone)), Unchanged: int64(len(unch))}, done, gone, unch, donePrev)
-	}
-	if len(refusedKeys) > 0 {
-		bookRan(r.opt.Ledger, r.opt.Node, r.opt.Op.command(), rerr)
-		r.refused(f.seq, refusedKeys, rerr)
-	}
-	if be != nil {
-		if unknown := keys[known:written]; len(unknown) > 0 {
-			r.book(r.opt.Op.command(), int64(len(unknown)), 0, 0)
-			r.rep.Unknown += int64(len(unknown))
-			r.journal.batchPrev(JournalBatch{Seq: f.seq, Result: ResultUnknown, Error: be.Err.Error(), PrevAtMs: at},
-				unknown, nil, nil, prev[known:written])
-		}
-		return keys[written:], r.transport(err, cmd)
-	}
-	if rerr != nil {
-		return nil, explainBulk(r.opt.Op, rerr)
-	}
-	if perr != nil {
-		// The writes ran; their undo records are missing (-3). Stop here.
-		r.rep.Stopped = "refused"
-		return nil, fmt.Errorf("PTTL refused (%v): this batch's previous TTLs were not recorded (prev_pttl_ms -3); nothing more sent", perr)
-	}
-	return nil, nil
-}
-
-// whyUnchanged asks EXISTS for the keys at idx (PERSIST answered 0 and
-// their PTTL is unknown) and marks with 2 those that exist: they had no
-// TTL. A key stays 0 (gone) only when EXISTS says so; when EXISTS fails it
-// is marked unchanged, which is true either way (nothing was changed).
-func (r *bulkRun) whyUnchanged(keys []string, res []int64, idx []int) {
-	for _, i := range idx {
-		r.w.add("EXISTS", keys[i])
-	}
-	if len(idx) == 0 {
-		return
-	}
-	in := len(r.w.buf)
-	out := 0
-	var hits, misses int64
-	err := r.w.exchange(func(j int, rp reply) error {
-		out += rp.size
-		if rp.err == nil && rp.kind == ':' && rp.n == 0 {
-			misses++
-			return nil
-		}
-		if rp.err == nil {
-			hits++
-		}
-		res[idx[j]] = 2
-		return nil
-	})
-	if err != nil {
-		for _, i := range idx {
-			res[i] = 2
-		}
-		// The connection is gone; the next batch finds out.
-	}
-	r.bytes(in, out)
-	r.book("exists", hits+misses, hits, misses)
+	r.line(JournalBatch{Seq: seq, Result: ResultRefused, Error: err.Error()}, node, keys, nil, nil, nil)
 }
 
 // explainBulk maps an error reply to a line an operator can act on.

@@ -27,6 +27,7 @@ type PreviewProgress struct {
 	Matched  int64   // of those, matching the pattern
 	Fraction float64 // share of the keyspace visited, from the cursor
 	Elapsed  time.Duration
+	Nodes    []NodeProgress // a cluster: each master's part
 }
 
 // TTLMix is how many matching keys expire when: estimates, scaled from
@@ -62,6 +63,9 @@ type PreviewResult struct {
 
 	Warnings []string      `json:"warnings,omitempty"` // e.g. MEMORY USAGE not allowed
 	Elapsed  time.Duration `json:"elapsed_ns"`
+
+	// Nodes (a cluster): each master's part, in slot order.
+	Nodes []NodePreview `json:"nodes,omitempty"`
 }
 
 // BackupByDefault reports whether a delete should make a backup when not
@@ -108,7 +112,7 @@ func Preview(ctx context.Context, c *redis.Client, opt BulkOptions, progress fun
 	}
 	st, err := Scan(ctx, c, ScanOptions{
 		Match: opt.Pattern, Count: opt.Count, Timeout: opt.Timeout,
-		Node: opt.Node, Ledger: opt.Ledger,
+		Node: opt.Node, Ledger: opt.Ledger, guard: opt.guard,
 		Progress: func(p Progress) { last = p; report() },
 	}, func(page []string) error {
 		res.Scanned += int64(len(page))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -69,6 +70,11 @@ import (
 // refused it, "error" says why), "unknown", "not_attempted"; the footer's
 // "report" is the RestoreReport.
 //
+// A run on a Redis Cluster adds "nodes" to the header (the masters at the
+// start) and "node" to each batch line (the node the keys were sent to;
+// keys re-sent after MOVED or ASK get a line of their own); journals
+// without them read as before.
+//
 // A journal without a footer is from a run that redtop itself did not
 // finish (killed): its last batch may be missing.
 const journalVersion = 1
@@ -89,6 +95,9 @@ type JournalHeader struct {
 	// op of that journal when it was an expire or persist run undone.
 	File string `json:"file,omitempty"`
 	Undo Op     `json:"undo,omitempty"`
+	// Nodes: a run on a Redis Cluster names its masters at the start;
+	// each batch line then names the node its keys were sent to.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // JournalBatch is one line for the keys of a batch that share a result.
@@ -112,6 +121,8 @@ type JournalBatch struct {
 	// PrevAtMs: the client's clock (Unix ms) when those answers came.
 	PrevPTTL []int64 `json:"prev_pttl_ms,omitempty"`
 	PrevAtMs int64   `json:"prev_at_ms,omitempty"`
+	// Node (a cluster run): the node the keys were sent to.
+	Node string `json:"node,omitempty"`
 }
 
 // Batch results, as the journal spells them.
@@ -213,7 +224,9 @@ func StateDir() (string, error) {
 }
 
 // journal writes a run's journal, one line flushed to the file per call.
+// The masters' parts of a cluster run share it.
 type journal struct {
+	mu   sync.Mutex
 	f    *os.File
 	bw   *bufio.Writer
 	enc  *json.Encoder
@@ -257,6 +270,8 @@ func createJournal(dir, stem string) (*journal, error) {
 // write appends one line and hands it to the OS, so it survives redtop
 // being killed right after.
 func (j *journal) write(v any) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if j.err != nil {
 		return j.err
 	}
@@ -286,8 +301,17 @@ func (j *journal) batchPrev(b JournalBatch, keys, gone, unchanged []string, prev
 	return j.write(b)
 }
 
+// failed is the error that stopped the journal, if any.
+func (j *journal) failed() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}
+
 // close syncs the file to disk and closes it.
 func (j *journal) close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	err := j.bw.Flush()
 	if serr := j.f.Sync(); err == nil {
 		err = serr

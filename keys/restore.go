@@ -94,6 +94,62 @@ func (r *RestoreReport) OK() bool {
 // Unless DryRun, the restore writes its own journal (op "restore"), batch
 // by batch, and names it in the report.
 func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptions) (*RestoreReport, error) {
+	if !opt.DryRun {
+		if err := checkWriter(w); err != nil {
+			return nil, err
+		}
+	}
+	name := opt.Target
+	if name == "" {
+		name = w.Options().Addr
+		if w.Options().Network == "unix" {
+			name = "unix:" + name
+		}
+	}
+	return restore(ctx, restoreTarget{name: name, db: w.Options().DB, open: func(ctx context.Context, opt RestoreOptions) (*router, error) {
+		c, err := dialWriter(ctx, w, opt.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		c.book(opt.Ledger, opt.Node)
+		return newRouter(opt.Node, c, opt.Ledger, opt.Abort), nil
+	}}, path, opt)
+}
+
+// RestoreCluster is Restore on a Redis Cluster: each key goes to the
+// master serving its slot (a batch is one write per master), and a key
+// answered MOVED or ASK (a slot migrated meanwhile) is sent once more to
+// the node named. opt.Node and opt.Target are ignored.
+func RestoreCluster(ctx context.Context, cl *Cluster, path string, opt RestoreOptions) (*RestoreReport, error) {
+	masters := cl.Masters()
+	if !opt.DryRun {
+		if err := checkWriter(cl.Writer(masters[0].Addr)); err != nil {
+			return nil, err
+		}
+	}
+	opt.Ledger = cl.ledger
+	return restore(ctx, restoreTarget{name: cl.target.String(), open: func(ctx context.Context, opt RestoreOptions) (*router, error) {
+		dial := cl.dialNode(opt.Timeout)
+		home := masters[0].Addr
+		c, err := dial(ctx, home)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", home, err)
+		}
+		rt := newRouter(home, c, opt.Ledger, opt.Abort)
+		rt.owner, rt.dial, rt.cluster = cl.Owner, dial, true
+		return rt, nil
+	}}, path, opt)
+}
+
+// restoreTarget is where a restore writes: its name and database for the
+// journal, and how to open its connections.
+type restoreTarget struct {
+	name string
+	db   int
+	open func(ctx context.Context, opt RestoreOptions) (*router, error)
+}
+
+func restore(ctx context.Context, tgt restoreTarget, path string, opt RestoreOptions) (*RestoreReport, error) {
 	if opt.Batch <= 0 {
 		opt.Batch = DefaultBatch
 	}
@@ -103,20 +159,15 @@ func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptio
 	if opt.now == nil {
 		opt.now = time.Now
 	}
-	if !opt.DryRun {
-		if err := checkWriter(w); err != nil {
-			return nil, err
-		}
-		if opt.Caps != nil && opt.Caps.ReadOnly {
-			return nil, fmt.Errorf("%w: nothing restored: %s", ErrReadOnly, opt.Caps.ReadOnlyReason)
-		}
+	if !opt.DryRun && opt.Caps != nil && opt.Caps.ReadOnly {
+		return nil, fmt.Errorf("%w: nothing restored: %s", ErrReadOnly, opt.Caps.ReadOnlyReason)
 	}
 	kind, err := FileKind(path)
 	if err != nil {
 		return nil, err
 	}
 	if kind == "redtop-journal" {
-		return undo(ctx, w, path, opt)
+		return undo(ctx, tgt, path, opt)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -129,21 +180,18 @@ func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptio
 	}
 	start := time.Now()
 	rep := &RestoreReport{Path: path, Header: br.Header, DryRun: opt.DryRun, Replace: opt.Replace}
-	c, err := dialWriter(ctx, w, opt.Timeout)
+	rt, err := tgt.open(ctx, opt)
 	if err != nil {
 		return nil, fmt.Errorf("opening the write connection: %w", err)
 	}
-	defer c.Close()
-	c.book(opt.Ledger, opt.Node)
-	rs := &restoreRun{opt: opt, rep: rep, c: c}
+	defer rt.close()
+	rs := &restoreRun{opt: opt, rep: rep, rt: rt}
 	if !opt.DryRun {
-		if err := rs.openJournal(w, JournalHeader{File: path, Pattern: br.Header.Pattern}); err != nil {
+		if err := rs.openJournal(tgt, JournalHeader{File: path, Pattern: br.Header.Pattern}); err != nil {
 			return nil, err
 		}
 	}
-	stopWatch := c.watch(opt.Abort)
 	err = rs.run(ctx, br)
-	stopWatch()
 	if err != nil {
 		switch {
 		case isClosed(opt.Abort):
@@ -164,11 +212,11 @@ func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptio
 			rep.Keys++
 			rep.NotAttempted++
 			if left = append(left, string(e.Key)); len(left) == opt.Batch {
-				rs.line(ResultNotAttempted, left, "", nil, 0)
+				rs.line(ResultNotAttempted, "", left, "", nil, 0)
 				left = left[:0]
 			}
 		}
-		rs.line(ResultNotAttempted, left, "", nil, 0)
+		rs.line(ResultNotAttempted, "", left, "", nil, 0)
 	}
 	return rs.finish(start, err)
 }
@@ -176,14 +224,14 @@ func Restore(ctx context.Context, w *redis.Client, path string, opt RestoreOptio
 type restoreRun struct {
 	opt RestoreOptions
 	rep *RestoreReport
-	c   *wconn
+	rt  *router
 	j   *journal // nil in a dry run
 	seq int
 }
 
 // openJournal creates the restore's journal and writes its header; h
 // brings File, Pattern and (undo) Undo.
-func (rs *restoreRun) openJournal(w *redis.Client, h JournalHeader) error {
+func (rs *restoreRun) openJournal(tgt restoreTarget, h JournalHeader) error {
 	dir := rs.opt.JournalDir
 	if dir == "" {
 		d, err := StateDir()
@@ -192,20 +240,13 @@ func (rs *restoreRun) openJournal(w *redis.Client, h JournalHeader) error {
 		}
 		dir = d
 	}
-	target := rs.opt.Target
-	if target == "" {
-		target = w.Options().Addr
-		if w.Options().Network == "unix" {
-			target = "unix:" + target
-		}
-	}
 	now := time.Now()
 	j, err := createJournal(dir, fileStem(now, OpRestore))
 	if err != nil {
 		return err
 	}
 	h.Type, h.Format, h.Version, h.Time = "header", "redtop-journal", journalVersion, now.UTC()
-	h.Target, h.DB, h.Op = target, w.Options().DB, OpRestore
+	h.Target, h.DB, h.Op = tgt.name, tgt.db, OpRestore
 	if err := j.write(h); err != nil {
 		j.close()
 		os.Remove(j.path)
@@ -216,13 +257,18 @@ func (rs *restoreRun) openJournal(w *redis.Client, h JournalHeader) error {
 	return nil
 }
 
-// line journals keys that share a result; prev, when set, holds each
-// key's PTTL before the write, answered at atMs.
-func (rs *restoreRun) line(result string, keys []string, errText string, prev []int64, atMs int64) {
+// line journals keys that share a result, sent to node (named on a
+// cluster); prev, when set, holds each key's PTTL before the write,
+// answered at atMs.
+func (rs *restoreRun) line(result, node string, keys []string, errText string, prev []int64, atMs int64) {
 	if rs.j == nil || len(keys) == 0 {
 		return
 	}
-	rs.j.batchPrev(JournalBatch{Seq: rs.seq, Result: result, Error: errText, PrevAtMs: atMs}, keys, nil, nil, prev)
+	b := JournalBatch{Seq: rs.seq, Result: result, Error: errText, PrevAtMs: atMs}
+	if rs.rt.cluster {
+		b.Node = node
+	}
+	rs.j.batchPrev(b, keys, nil, nil, prev)
 }
 
 // finish closes the journal with the report as its footer.
@@ -294,16 +340,17 @@ func (rs *restoreRun) flush(ctx context.Context, batch []BackupEntry) error {
 	}
 	if isClosed(rs.opt.Abort) {
 		rs.rep.NotAttempted += int64(len(batch))
-		rs.line(ResultNotAttempted, names(batch), "", nil, 0)
+		rs.line(ResultNotAttempted, "", names(batch), "", nil, 0)
 		return errAborted
 	}
 	if err := ctx.Err(); err != nil {
 		rs.rep.NotAttempted += int64(len(batch))
-		rs.line(ResultNotAttempted, names(batch), "", nil, 0)
+		rs.line(ResultNotAttempted, "", names(batch), "", nil, 0)
 		return err
 	}
 	now := rs.opt.now()
 	var sent []BackupEntry
+	var cmds []rcmd
 	var expired []string
 	for _, e := range batch {
 		ttl := int64(0)
@@ -315,83 +362,85 @@ func (rs *restoreRun) flush(ctx context.Context, batch []BackupEntry) error {
 				continue
 			}
 		}
-		k := string(e.Key)
+		k := []string{string(e.Key)}
 		switch {
 		case rs.opt.DryRun:
-			rs.c.add("EXISTS", k)
+			cmds = append(cmds, rcmd{name: "EXISTS", keys: k})
 		case rs.opt.Replace:
-			rs.c.add("RESTORE", k, strconv.FormatInt(ttl, 10), string(e.Dump), "REPLACE")
+			cmds = append(cmds, rcmd{name: "RESTORE", keys: k, extra: []string{strconv.FormatInt(ttl, 10), string(e.Dump), "REPLACE"}})
 		default:
-			rs.c.add("RESTORE", k, strconv.FormatInt(ttl, 10), string(e.Dump))
+			cmds = append(cmds, rcmd{name: "RESTORE", keys: k, extra: []string{strconv.FormatInt(ttl, 10), string(e.Dump)}})
 		}
 		sent = append(sent, e)
 	}
-	rs.line(ResultSkippedExpired, expired, "", nil, 0)
+	rs.line(ResultSkippedExpired, "", expired, "", nil, 0)
 	if len(sent) == 0 {
 		return nil
 	}
-	outcome := make([]string, len(sent)) // per key sent: its journal result
-	var failErr string
 	cmd := "restore"
 	if rs.opt.DryRun {
 		cmd = "exists"
 	}
-	in := len(rs.c.buf)
-	out := 0
+	out, xerr := rs.rt.exchange(ctx, cmds)
+	outcome := make([]string, len(sent)) // per key sent: its journal result
+	var failErr string
 	var refused error
-	var calls, hits, misses int64
-	err := rs.c.exchange(func(i int, rp reply) error {
-		out += rp.size
+	type lookups struct{ calls, hits, misses int64 }
+	var looked byNode[lookups]
+	for i, o := range out {
+		l := looked.at(o.node)
 		switch {
-		case rp.err == nil && rs.opt.DryRun:
-			calls++
-			if rp.n == 1 {
-				hits++
+		case o.state == noReply:
+			rs.rep.Unknown++
+			l.calls++
+			outcome[i] = ResultUnknown
+			continue
+		case o.state == neverSent:
+			rs.rep.NotAttempted++
+			outcome[i] = ResultNotAttempted
+			continue
+		case o.err == nil && rs.opt.DryRun:
+			l.calls++
+			if o.n == 1 {
+				l.hits++
 				rs.rep.Existing++
 				if rs.opt.Replace {
 					rs.rep.Restored++
 				}
 			} else {
-				misses++
+				l.misses++
 				rs.rep.Restored++
 			}
-		case rp.err == nil:
-			calls++
+		case o.err == nil:
+			l.calls++
 			rs.rep.Restored++ // with REPLACE, OK whether the key existed or not
 			outcome[i] = ResultRestored
-		case strings.HasPrefix(rp.err.Error(), "BUSYKEY"):
-			calls++
+		case strings.HasPrefix(o.err.Error(), "BUSYKEY"):
+			l.calls++
 			rs.rep.Existing++
 			outcome[i] = ResultSkippedExists
-		case isRejected(rp.err):
+		case isRejected(o.err):
 			// NOPERM, READONLY, OOM…: the next ones would be refused too.
-			refused = firstErr(refused, rp.err)
+			refused = firstErr(refused, o.err)
 			rs.rep.Failed++
-			rs.noteError(e2s(sent[i].Key, rp.err))
+			rs.noteError(e2s(sent[i].Key, o.err))
 			outcome[i] = ResultFailed
 		default:
-			calls++
+			l.calls++
 			rs.rep.Failed++
-			rs.noteError(e2s(sent[i].Key, rp.err))
+			rs.noteError(e2s(sent[i].Key, o.err))
 			outcome[i] = ResultFailed
 		}
 		if outcome[i] == ResultFailed && failErr == "" {
-			failErr = rp.err.Error()
-		}
-		return nil
-	})
-	var be *batchError
-	if err != nil && errors.As(err, &be) {
-		for i := be.Read; i < len(sent); i++ {
-			outcome[i] = ResultUnknown
-			if i >= be.Written {
-				outcome[i] = ResultNotAttempted
-			}
+			failErr = o.err.Error()
 		}
 	}
-	byResult := map[string][]string{}
+	var byResult byNode[[]string]
+	at := func(result, node string) *[]string { return byResult.at(result + "\x00" + node) }
 	for i, o := range outcome {
-		byResult[o] = append(byResult[o], string(sent[i].Key))
+		if o != "" {
+			*at(o, out[i].node) = append(*at(o, out[i].node), string(sent[i].Key))
+		}
 	}
 	for _, res := range []string{ResultRestored, ResultSkippedExists, ResultFailed, ResultUnknown, ResultNotAttempted} {
 		text := ""
@@ -399,38 +448,50 @@ func (rs *restoreRun) flush(ctx context.Context, batch []BackupEntry) error {
 		case ResultFailed:
 			text = failErr
 		case ResultUnknown:
-			if be != nil {
-				text = be.Err.Error()
+			if xerr != nil {
+				text = xerr.Error()
 			}
 		}
-		rs.line(res, byResult[res], text, nil, 0)
+		for _, k := range byResult.order {
+			if r, node, _ := strings.Cut(k, "\x00"); r == res {
+				rs.line(res, node, *byResult.m[k], text, nil, 0)
+			}
+		}
 	}
 	if l := rs.opt.Ledger; l != nil {
-		l.Call(rs.opt.Node, cmd, calls)
-		l.Lookups(rs.opt.Node, hits, misses)
-		l.Bytes(rs.opt.Node, int64(in), int64(out))
-	}
-	if err != nil {
-		if be != nil {
-			rs.rep.Unknown += int64(be.Written - be.Read)
-			rs.rep.NotAttempted += int64(len(sent) - be.Written)
-			if l := rs.opt.Ledger; l != nil {
-				l.Call(rs.opt.Node, cmd, int64(be.Written-be.Read))
-			}
-			if errors.Is(be.Err, errAborted) {
-				rs.rep.Stopped = "aborted"
-				return errAborted
-			}
-			rs.rep.Stopped = "connection lost"
-			return fmt.Errorf("connection lost: %w", be.Err)
+		for _, node := range looked.order {
+			lk := looked.m[node]
+			l.Call(node, cmd, lk.calls)
+			l.Lookups(node, lk.hits, lk.misses)
 		}
-		return err
+	}
+	if xerr != nil {
+		return rs.stop(xerr)
 	}
 	if refused != nil {
 		rs.rep.Stopped = "refused"
 		return fmt.Errorf("the server refused RESTORE: %v", refused)
 	}
 	return nil
+}
+
+// stop names the transport failure that cut a batch.
+func (rs *restoreRun) stop(err error) error {
+	var be *batchError
+	var cd *clusterDownError
+	switch {
+	case errors.As(err, &be) && errors.Is(be.Err, errAborted):
+		rs.rep.Stopped = "aborted"
+		return errAborted
+	case errors.As(err, &cd):
+		rs.rep.Stopped = "cluster down"
+		return err
+	}
+	rs.rep.Stopped = "connection lost"
+	if be != nil {
+		err = be.Err
+	}
+	return fmt.Errorf("connection lost: %w", err)
 }
 
 func (rs *restoreRun) noteError(s string) {

@@ -40,6 +40,12 @@ type ScanOptions struct {
 	// sequential turns off the overlap of the next call with the
 	// callback, to measure what the overlap buys.
 	sequential bool
+	// guard, when set, is called before each SCAN call and, with final,
+	// once the cursor comes back to 0; its error ends the scan as a failed
+	// call would (a cluster master's role check: a master demoted mid-scan
+	// may have dropped its keys for a resync, and its cursor then ends
+	// early).
+	guard func(ctx context.Context, final bool) error
 
 	// Progress, when set, is called for each SCAN reply, on the goroutine
 	// that called Scan, just before its batch goes to the callback (so the
@@ -227,11 +233,25 @@ type page struct {
 func fetch(ctx context.Context, c *redis.Client, opt ScanOptions, out chan<- page, ack <-chan struct{}) {
 	var cursor uint64
 	for {
+		if opt.guard != nil {
+			if err := opt.guard(ctx, false); err != nil {
+				select {
+				case out <- page{cursor: cursor, err: err}:
+				case <-ctx.Done():
+				}
+				return
+			}
+		}
 		cctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 		keys, next, err := c.ScanType(cctx, cursor, opt.Match, opt.Count, opt.Type).Result()
 		cancel()
 		if err == nil {
 			opt.book(cursor, keys, next)
+			if next == 0 && opt.guard != nil {
+				if gerr := opt.guard(ctx, true); gerr != nil {
+					keys, next, err = nil, cursor, gerr
+				}
+			}
 		}
 		select {
 		case out <- page{keys: keys, cursor: next, err: err}:

@@ -10,8 +10,6 @@ import (
 	"os"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // FileKind reads the first line of a file and says what redtop wrote it
@@ -85,7 +83,7 @@ func CountBackup(path string) (int64, error) {
 // delete them. Keys the run left alone (gone, persist without TTL, not
 // attempted, refused) are not touched; unknown ones are, when their
 // previous TTL was recorded. A dry run sends EXISTS instead.
-func undo(ctx context.Context, w *redis.Client, path string, opt RestoreOptions) (*RestoreReport, error) {
+func undo(ctx context.Context, tgt restoreTarget, path string, opt RestoreOptions) (*RestoreReport, error) {
 	if opt.Replace {
 		return nil, errors.New("--replace goes with a backup file, not a journal: an undo puts back TTLs only")
 	}
@@ -111,19 +109,17 @@ func undo(ctx context.Context, w *redis.Client, path string, opt RestoreOptions)
 	rep := &RestoreReport{Path: path, DryRun: opt.DryRun, Undo: jk.Header.Op,
 		Header: BackupHeader{Format: "redtop-journal", Version: jk.Header.Version, Created: jk.Header.Time,
 			Target: jk.Header.Target, DB: jk.Header.DB, Pattern: jk.Header.Pattern}}
-	c, err := dialWriter(ctx, w, opt.Timeout)
+	rt, err := tgt.open(ctx, opt)
 	if err != nil {
 		return nil, fmt.Errorf("opening the write connection: %w", err)
 	}
-	defer c.Close()
-	c.book(opt.Ledger, opt.Node)
-	rs := &restoreRun{opt: opt, rep: rep, c: c}
+	defer rt.close()
+	rs := &restoreRun{opt: opt, rep: rep, rt: rt}
 	if !opt.DryRun {
-		if err := rs.openJournal(w, JournalHeader{File: path, Pattern: jk.Header.Pattern, Undo: jk.Header.Op}); err != nil {
+		if err := rs.openJournal(tgt, JournalHeader{File: path, Pattern: jk.Header.Pattern, Undo: jk.Header.Op}); err != nil {
 			return nil, err
 		}
 	}
-	stopWatch := c.watch(opt.Abort)
 	recs := jk.Prev
 	for len(recs) > 0 {
 		n := min(opt.Batch, len(recs))
@@ -138,7 +134,6 @@ func undo(ctx context.Context, w *redis.Client, path string, opt RestoreOptions)
 			opt.Progress(*rep)
 		}
 	}
-	stopWatch()
 	if err != nil {
 		switch {
 		case isClosed(opt.Abort):
@@ -153,7 +148,7 @@ func undo(ctx context.Context, w *redis.Client, path string, opt RestoreOptions)
 		rep.NotAttempted += int64(len(recs))
 		for len(recs) > 0 {
 			n := min(opt.Batch, len(recs))
-			rs.line(ResultNotAttempted, prevKeys(recs[:n]), "", nil, 0)
+			rs.line(ResultNotAttempted, "", prevKeys(recs[:n]), "", nil, 0)
 			recs = recs[n:]
 		}
 	}
@@ -181,7 +176,7 @@ func (rs *restoreRun) undoBatch(ctx context.Context, batch []PrevTTL) error {
 	rs.seq++
 	if isClosed(rs.opt.Abort) || ctx.Err() != nil {
 		rs.rep.NotAttempted += int64(len(batch))
-		rs.line(ResultNotAttempted, prevKeys(batch), "", nil, 0)
+		rs.line(ResultNotAttempted, "", prevKeys(batch), "", nil, 0)
 		if isClosed(rs.opt.Abort) {
 			return errAborted
 		}
@@ -189,6 +184,7 @@ func (rs *restoreRun) undoBatch(ctx context.Context, batch []PrevTTL) error {
 	}
 	now := rs.opt.now()
 	var sent []PrevTTL
+	var cmds []rcmd
 	var expired, noRecord []string
 	for _, p := range batch {
 		ttl := int64(-1)
@@ -209,23 +205,22 @@ func (rs *restoreRun) undoBatch(ctx context.Context, batch []PrevTTL) error {
 				continue
 			}
 		}
+		k := []string{p.Key}
 		switch {
 		case rs.opt.DryRun:
-			rs.c.add("EXISTS", p.Key)
+			cmds = append(cmds, rcmd{name: "EXISTS", keys: k})
 		case ttl < 0:
-			rs.c.add("PTTL", p.Key)
-			rs.c.add("PERSIST", p.Key)
+			cmds = append(cmds, rcmd{name: "PTTL", keys: k}, rcmd{name: "PERSIST", keys: k})
 		default:
-			rs.c.add("PTTL", p.Key)
-			rs.c.add("PEXPIRE", p.Key, strconv.FormatInt(ttl, 10))
+			cmds = append(cmds, rcmd{name: "PTTL", keys: k}, rcmd{name: "PEXPIRE", keys: k, extra: []string{strconv.FormatInt(ttl, 10)}})
 		}
 		sent = append(sent, p)
 	}
 	if len(noRecord) > 0 {
 		rs.noteError(fmt.Sprintf("%d keys: their TTL before the run was not recorded (prev_pttl_ms -3)", len(noRecord)))
 	}
-	rs.line(ResultSkippedExpired, expired, "", nil, 0)
-	rs.line(ResultFailed, noRecord, "the TTL before the run was not recorded", nil, 0)
+	rs.line(ResultSkippedExpired, "", expired, "", nil, 0)
+	rs.line(ResultFailed, "", noRecord, "the TTL before the run was not recorded", nil, 0)
 	if len(sent) == 0 {
 		return nil
 	}
@@ -233,118 +228,126 @@ func (rs *restoreRun) undoBatch(ctx context.Context, batch []PrevTTL) error {
 	if rs.opt.DryRun {
 		per = 1
 	}
+	out, xerr := rs.rt.exchange(ctx, cmds)
+	at := time.Now().UnixMilli()
 	cur := make([]int64, len(sent)) // PTTL before the undo's write
 	res := make([]int64, len(sent))
 	for i := range cur {
 		cur[i], res[i] = PrevUnknown, -1
 	}
-	var refused, werr error
-	var pexp, pers, thits, tmisses int64
-	in := len(rs.c.buf)
-	out := 0
-	err := rs.c.exchange(func(i int, rp reply) error {
-		out += rp.size
+	var refused, werr, bad error
+	type counts struct{ exists, hits, pexp, pers, thits, tmisses int64 }
+	var booked byNode[counts]
+	for i, o := range out {
 		k := i / per
+		if o.state != replied {
+			continue
+		}
+		c := booked.at(o.node)
 		switch {
-		case rp.err != nil:
-			if isRejected(rp.err) {
-				refused = firstErr(refused, rp.err)
+		case o.err != nil:
+			if isRejected(o.err) {
+				refused = firstErr(refused, o.err)
 			}
-			werr = firstErr(werr, rp.err)
-			rs.noteError(fmt.Sprintf("%s: %v", Escape(sent[k].Key), rp.err))
-		case rp.kind != ':':
-			return fmt.Errorf("unexpected reply %q", rp.kind)
+			werr = firstErr(werr, o.err)
+			rs.noteError(fmt.Sprintf("%s: %v", Escape(sent[k].Key), o.err))
+		case o.kind != ':':
+			bad = firstErr(bad, fmt.Errorf("unexpected reply %q", o.kind))
 		case per == 2 && i%2 == 0:
-			cur[k] = rp.n
-			if rp.n == PrevMissing {
-				tmisses++
+			cur[k] = o.n
+			if o.n == PrevMissing {
+				c.tmisses++
 			} else {
-				thits++
+				c.thits++
 			}
 		default:
-			if per == 2 && sent[k].PTTLms == PrevNoTTL {
-				pers++
-			} else if per == 2 {
-				pexp++
+			switch {
+			case per == 1:
+				c.exists++
+				if o.n == 1 {
+					c.hits++
+				}
+			case sent[k].PTTLms == PrevNoTTL:
+				c.pers++
+			default:
+				c.pexp++
 			}
-			res[k] = rp.n
+			res[k] = o.n
 		}
-		return nil
-	})
-	at := time.Now().UnixMilli()
-	known, written := len(sent), len(sent)
-	var be *batchError
-	if err != nil && !errors.As(err, &be) {
-		be = &batchError{Written: len(sent) * per, Read: 0, Err: err}
-	}
-	if be != nil {
-		known, written = be.Read/per, be.Written/per
 	}
 	if l := rs.opt.Ledger; l != nil {
-		if rs.opt.DryRun {
-			var h int64
-			for k := 0; k < known; k++ {
-				if res[k] == 1 {
-					h++
-				}
+		for _, node := range booked.order {
+			c := booked.m[node]
+			if rs.opt.DryRun {
+				l.Call(node, "exists", c.exists)
+				l.Lookups(node, c.hits, c.exists-c.hits)
+			} else {
+				l.Call(node, "pttl", c.thits+c.tmisses)
+				l.Lookups(node, c.thits, c.tmisses)
+				l.Call(node, "pexpire", c.pexp)
+				l.Call(node, "persist", c.pers)
 			}
-			l.Call(rs.opt.Node, "exists", int64(known))
-			l.Lookups(rs.opt.Node, h, int64(known)-h)
-		} else {
-			l.Call(rs.opt.Node, "pttl", thits+tmisses)
-			l.Lookups(rs.opt.Node, thits, tmisses)
-			l.Call(rs.opt.Node, "pexpire", pexp)
-			l.Call(rs.opt.Node, "persist", pers)
 		}
-		l.Bytes(rs.opt.Node, int64(in), int64(out))
 	}
-	var restored, gone, failed []string
-	var restoredPrev []int64
-	for k := 0; k < known; k++ {
-		p := sent[k]
+	type lines struct {
+		restored, gone, failed, unknown, unsent []string
+		restoredPrev                            []int64
+	}
+	var byN byNode[lines]
+	for k, p := range sent {
+		o := out[k*per+per-1] // the write (or EXISTS)
+		ln := byN.at(o.node)
 		switch {
+		case bad != nil || o.state == noReply:
+			// A reply we could not make sense of leaves everything sent unknown.
+			ln.unknown = append(ln.unknown, p.Key)
+		case o.state == neverSent:
+			ln.unsent = append(ln.unsent, p.Key)
 		case res[k] == 1:
-			restored = append(restored, p.Key)
-			restoredPrev = append(restoredPrev, cur[k])
+			ln.restored = append(ln.restored, p.Key)
+			ln.restoredPrev = append(ln.restoredPrev, cur[k])
 		case res[k] == 0 && rs.opt.DryRun:
-			gone = append(gone, p.Key)
+			ln.gone = append(ln.gone, p.Key)
 		case res[k] == 0 && p.PTTLms == PrevNoTTL && cur[k] == PrevNoTTL:
 			// PERSIST on a key without TTL: it is as it was.
-			restored = append(restored, p.Key)
-			restoredPrev = append(restoredPrev, cur[k])
+			ln.restored = append(ln.restored, p.Key)
+			ln.restoredPrev = append(ln.restoredPrev, cur[k])
 		case res[k] == 0:
-			gone = append(gone, p.Key)
+			ln.gone = append(ln.gone, p.Key)
 		default:
-			failed = append(failed, p.Key)
+			ln.failed = append(ln.failed, p.Key)
 		}
 	}
-	rs.rep.Restored += int64(len(restored))
-	rs.rep.Gone += int64(len(gone))
-	rs.rep.Failed += int64(len(failed))
-	if rs.opt.DryRun {
-		restoredPrev = nil
-	}
-	rs.line(ResultRestored, restored, "", restoredPrev, at)
-	rs.line(ResultSkippedGone, gone, "", nil, 0)
 	failText := ""
 	if werr != nil {
 		failText = werr.Error()
 	}
-	rs.line(ResultFailed, failed, failText, nil, 0)
-	if be != nil {
-		unknown, unsent := prevKeys(sent[known:written]), prevKeys(sent[written:])
-		rs.rep.Unknown += int64(len(unknown))
-		rs.rep.NotAttempted += int64(len(unsent))
-		rs.line(ResultUnknown, unknown, be.Err.Error(), nil, 0)
-		rs.line(ResultNotAttempted, unsent, "", nil, 0)
-		if errors.Is(be.Err, errAborted) {
-			rs.rep.Stopped = "aborted"
-			return errAborted
+	why := firstErr(bad, xerr)
+	for _, node := range byN.order {
+		ln := byN.m[node]
+		rs.rep.Restored += int64(len(ln.restored))
+		rs.rep.Gone += int64(len(ln.gone))
+		rs.rep.Failed += int64(len(ln.failed))
+		rs.rep.Unknown += int64(len(ln.unknown))
+		rs.rep.NotAttempted += int64(len(ln.unsent))
+		if rs.opt.DryRun {
+			ln.restoredPrev = nil
 		}
-		rs.rep.Stopped = "connection lost"
-		return fmt.Errorf("connection lost: %w", be.Err)
+		rs.line(ResultRestored, node, ln.restored, "", ln.restoredPrev, at)
+		rs.line(ResultSkippedGone, node, ln.gone, "", nil, 0)
+		rs.line(ResultFailed, node, ln.failed, failText, nil, 0)
+		if len(ln.unknown) > 0 {
+			rs.line(ResultUnknown, node, ln.unknown, why.Error(), nil, 0)
+		}
+		rs.line(ResultNotAttempted, node, ln.unsent, "", nil, 0)
 	}
-	if refused != nil {
+	switch {
+	case bad != nil:
+		rs.rep.Stopped = "failed"
+		return bad
+	case xerr != nil:
+		return rs.stop(xerr)
+	case refused != nil:
 		rs.rep.Stopped = "refused"
 		return fmt.Errorf("the server refused the undo: %v", refused)
 	}
