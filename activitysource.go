@@ -28,8 +28,8 @@ import (
 type activitySource struct {
 	timeout time.Duration
 	ledger  *redisinfo.Ledger
-	ro     bool
-	limit  time.Duration // MONITOR time limit
+	ro      bool
+	limit   time.Duration // MONITOR time limit
 
 	once sync.Once
 	gate *redisinfo.Gate

@@ -220,6 +220,7 @@ type App struct {
 	ClusterMasters int
 
 	keys      *keySource
+	switching *switchingKeys // through Sentinel: the browser's source, a.keys until a failover
 	activity  *activitySource
 	watcher   *redisinfo.ClusterWatcher // nil off a cluster
 	stopWatch func()                    // ends follow's goroutine; nil when not started
@@ -360,14 +361,17 @@ func (a *App) Model(ctx context.Context) *ui.Model {
 		a.follow(ctx)
 		src, seed = clusterSource{a.Poller, a.watcher}, a.Target.Addr
 	}
-	var ks ui.KeySource
-	if a.ClusterMasters == 0 {
-		a.keys = newKeySource(a, a.Browse)
-		ks = a.keys
-	} else {
-		// The key browser scans one node; until it scans every master, it
-		// is not offered on a cluster. Clients, slow log and MONITOR show
-		// the seed node until another is picked, and name it.
+	// The key browser walks every master on a cluster (newKeySource reads
+	// ClusterMasters). Clients, slow log and MONITOR show the seed node
+	// until another is picked, and name it.
+	a.keys = newKeySource(a, a.Browse)
+	ks := ui.KeySource(a.keys)
+	if a.Target.Sentinel != nil { // a failover moves the browser too
+		a.switching = &switchingKeys{app: a, cur: a.keys}
+		a.onMasterSwitch(a.switching.retarget)
+		ks = a.switching
+	}
+	if a.ClusterMasters > 0 {
 		target = "cluster via " + a.Target.String()
 	}
 	return ui.New(ctx, ui.Config{
@@ -396,7 +400,9 @@ func (a *App) Close() error {
 	if a.watcher != nil {
 		a.watcher.Close()
 	}
-	if a.keys != nil {
+	if a.switching != nil {
+		a.switching.Close()
+	} else if a.keys != nil {
 		a.keys.Close()
 	}
 	if a.activity != nil {

@@ -16,6 +16,7 @@ import (
 	"redtop/conn"
 	"redtop/internal/redisproc"
 	"redtop/redisinfo"
+	"redtop/ui"
 )
 
 // sentinelTarget resolves args as main does.
@@ -103,7 +104,7 @@ func TestSentinelBadInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.code == 1 {
-						}
+			}
 			args := c.args
 			if c.server {
 				if set == nil {
@@ -220,6 +221,21 @@ func TestSentinelFollowsFailover(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no data from the new master: %.0f ops/s, keyspace %+v", snap.Last.Ops, snap.Keyspace)
 		}
+	}
+	// The key browser moved too: a new scan lists the new master's keys,
+	// a scan that spans the failover says so.
+	page, err := app.switching.ScanPage(ctx, 0, "k*", "", false)
+	for err == nil && !page.Done {
+		var next ui.ScanPage
+		next, err = app.switching.ScanPage(ctx, page.Cursor, "k*", "", false)
+		next.Keys = append(page.Keys, next.Keys...)
+		page = next
+	}
+	if err != nil || len(page.Keys) != 100 {
+		t.Errorf("browser after the failover: %d keys, %v", len(page.Keys), err)
+	}
+	if _, err := app.switching.ScanPage(ctx, 17, "*", "", false); err == nil || !strings.Contains(err.Error(), "failover") {
+		t.Errorf("a cursor from before the failover: %v", err)
 	}
 	if snap.Sentinel.Master != replica || snap.Replication.Role != "master" {
 		t.Errorf("sentinel says %s, role %s", snap.Sentinel.Master, snap.Replication.Role)
