@@ -102,9 +102,10 @@ func (t *Tracker) Feed(samples []NodeSample) {
 	var (
 		at      time.Time
 		sum     counters
-		any     bool
 		resetOn []string
 		polled  = make(map[string]bool, len(samples))
+		spans   time.Duration // the summed nodes' own spans since their previous samples
+		nspans  int
 	)
 	if len(samples) > 0 {
 		t.order = t.order[:0]
@@ -163,7 +164,8 @@ func (t *Tracker) Feed(samples []NodeSample) {
 		ns.last, ns.lastDt = d, s.At.Sub(prev.at)
 		if counted {
 			sum.add(d)
-			any = true
+			spans += ns.lastDt
+			nspans++
 		}
 	}
 	if n := len(t.events); n > maxEvents {
@@ -183,8 +185,14 @@ func (t *Tracker) Feed(samples []NodeSample) {
 	}
 	if len(resetOn) > 0 {
 		t.newEpoch(at, joinReasons(resetOn))
-	} else if any && !t.lastAt.IsZero() {
-		t.push(tick{at: at, dt: at.Sub(t.lastAt), d: sum, reset: t.pendingReset})
+	} else if nspans > 0 && !t.lastAt.IsZero() {
+		// The tick spans what its deltas span: the nodes' own intervals
+		// since their previous samples, on average. Not the newest reply's
+		// time since the previous round's newest: after a round where one
+		// node answered late, that is a few milliseconds, over which the
+		// other nodes' whole interval of commands would show as millions
+		// per second.
+		t.push(tick{at: at, dt: spans / time.Duration(nspans), d: sum, reset: t.pendingReset})
 		t.pendingReset = false
 	}
 	if t.epoch.IsZero() {

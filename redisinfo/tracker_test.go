@@ -268,3 +268,23 @@ func TestTrackerCarriesEventsAndForgetsNodesThatLeft(t *testing.T) {
 		t.Fatalf("kept %d events, last %+v", len(snap.Events), snap.Events[len(snap.Events)-1])
 	}
 }
+
+// TestLateReplyMakesNoSpike: a node that answers late in one round (a
+// fork, a loaded host) makes the next round's newest reply only a few
+// milliseconds newer than the last one; the rate still covers the nodes'
+// own intervals, not those milliseconds.
+func TestLateReplyMakesNoSpike(t *testing.T) {
+	tr := NewTracker(60)
+	ops := func(node string, at time.Time, n int64) NodeSample {
+		return NodeSample{Node: node, At: at, Info: Parse(fmt.Sprintf("total_commands_processed:%d\r\nrole:master\r\n", n))}
+	}
+	base := time.Unix(1000, 0)
+	tr.Add([]NodeSample{ops("a", base, 0), ops("b", base, 0)})
+	// a answers at once, b only 990 ms later.
+	tr.Add([]NodeSample{ops("a", base.Add(time.Second), 1000), ops("b", base.Add(1990*time.Millisecond), 1990)})
+	// The next round starts at once: both answer 5 ms after b's late reply.
+	snap := tr.Add([]NodeSample{ops("a", base.Add(1995*time.Millisecond), 1995), ops("b", base.Add(1995*time.Millisecond), 1995)})
+	if snap.Last.Ops > 2100 {
+		t.Fatalf("%.0f ops/s after a late reply: two nodes at 1000 ops/s each", snap.Last.Ops)
+	}
+}
