@@ -200,6 +200,17 @@ func TestChangeLevels(t *testing.T) {
 			t.Errorf("%v: %v, want %v", k, got, want)
 		}
 	}
+	// A slotless master becoming a replica is a cluster being formed, not
+	// a failover.
+	setup := ClusterChange{Kind: RoleChanged, Old: ClusterNode{Role: "master"},
+		Node: ClusterNode{Addr: "127.0.0.1:7004", Role: "replica", MasterID: "0123456789abcdef"}}
+	if setup.Level() != OK || setup.String() != "127.0.0.1:7004 is now a replica of 01234567 (was a master without slots)" {
+		t.Errorf("setup: %v %q", setup.Level(), setup)
+	}
+	setup.Old.SlotCount = 5461
+	if setup.Level() != Warn || !strings.HasSuffix(setup.String(), ": failover") {
+		t.Errorf("a master with slots demoted: %v %q", setup.Level(), setup)
+	}
 	if got := InfoRole(info("role:slave")); got != "replica" {
 		t.Errorf("InfoRole %q", got)
 	}

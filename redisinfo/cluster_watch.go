@@ -47,6 +47,9 @@ func (c ClusterChange) String() string {
 	case NodeRemoved:
 		return fmt.Sprintf("%s (%s) left the cluster", n, c.Node.Role)
 	case RoleChanged:
+		if c.setup() {
+			return fmt.Sprintf("%s is now a replica of %s (was a master without slots)", n, shortID(c.Node.MasterID))
+		}
 		return fmt.Sprintf("%s is now %s (was %s): failover", n, c.Node.Role, c.Old.Role)
 	case MasterChanged:
 		return fmt.Sprintf("%s now replicates %s", n, shortID(c.Node.MasterID))
@@ -60,14 +63,24 @@ func (c ClusterChange) String() string {
 	return n
 }
 
+// setup reports a role change that is no failover: a master that served
+// no slots became a replica, as every replica does while a cluster is being
+// formed (redis-cli --cluster create, CLUSTER REPLICATE on a new node).
+func (c ClusterChange) setup() bool {
+	return c.Kind == RoleChanged && c.Old.Master() && c.Old.SlotCount == 0 && !c.Node.Master()
+}
+
 // Level grades a change for the dashboard's events: a node that failed is
 // crit; a failover, a node that left and a replica that follows another
-// master warn; a node that joined or recovered and slots that moved are ok.
+// master warn; a node that joined or recovered and slots that moved are ok, and so is a
+// slotless master becoming a replica (setup).
 func (c ClusterChange) Level() Level {
-	switch c.Kind {
-	case NodeFailed:
+	switch {
+	case c.setup():
+		return OK
+	case c.Kind == NodeFailed:
 		return Crit
-	case RoleChanged, NodeRemoved, MasterChanged:
+	case c.Kind == RoleChanged || c.Kind == NodeRemoved || c.Kind == MasterChanged:
 		return Warn
 	}
 	return OK

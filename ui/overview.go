@@ -355,6 +355,8 @@ func rtt(d time.Duration) string {
 		return "—"
 	case d < time.Millisecond:
 		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d >= time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
 	}
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 }
