@@ -1,6 +1,9 @@
 package redisinfo
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // NodeSample is one INFO poll of one node, with what redtop itself had sent
 // to that node when the reply arrived.
@@ -88,6 +91,20 @@ func (c counters) sub(p counters) (counters, bool) {
 		}
 	}
 	return d, ok
+}
+
+// scaled is d as if it had been counted over a share f of its span: how
+// the delta of a node whose reply came late (or after missed rounds) is
+// brought to the tick it is summed into.
+func (c counters) scaled(f float64) counters {
+	n := func(v int64) int64 { return int64(math.Round(float64(v) * f)) }
+	d := counters{hits: n(c.hits), misses: n(c.misses), ops: n(c.ops), evicted: n(c.evicted), expired: n(c.expired),
+		rejected: n(c.rejected), netIn: n(c.netIn), netOut: n(c.netOut), cpu: c.cpu * f,
+		cmds: make(map[string]CommandStat, len(c.cmds))}
+	for name, st := range c.cmds {
+		d.cmds[name] = CommandStat{Calls: n(st.Calls), Usec: n(st.Usec)}
+	}
+	return d
 }
 
 func (c *counters) add(d counters) {

@@ -3,6 +3,7 @@ package redisinfo
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -101,11 +102,9 @@ func (t *Tracker) Snapshot() Snapshot { return t.snapshot(t.lastAt) }
 func (t *Tracker) Feed(samples []NodeSample) {
 	var (
 		at      time.Time
-		sum     counters
 		resetOn []string
 		polled  = make(map[string]bool, len(samples))
-		spans   time.Duration // the summed nodes' own spans since their previous samples
-		nspans  int
+		deltas  []spanned // the summed nodes' deltas, over their own spans
 	)
 	if len(samples) > 0 {
 		t.order = t.order[:0]
@@ -163,9 +162,7 @@ func (t *Tracker) Feed(samples []NodeSample) {
 		ns.carry = carry
 		ns.last, ns.lastDt = d, s.At.Sub(prev.at)
 		if counted {
-			sum.add(d)
-			spans += ns.lastDt
-			nspans++
+			deltas = append(deltas, spanned{d, ns.lastDt})
 		}
 	}
 	if n := len(t.events); n > maxEvents {
@@ -185,20 +182,46 @@ func (t *Tracker) Feed(samples []NodeSample) {
 	}
 	if len(resetOn) > 0 {
 		t.newEpoch(at, joinReasons(resetOn))
-	} else if nspans > 0 && !t.lastAt.IsZero() {
-		// The tick spans what its deltas span: the nodes' own intervals
-		// since their previous samples, on average. Not the newest reply's
-		// time since the previous round's newest: after a round where one
-		// node answered late, that is a few milliseconds, over which the
-		// other nodes' whole interval of commands would show as millions
-		// per second.
-		t.push(tick{at: at, dt: spans / time.Duration(nspans), d: sum, reset: t.pendingReset})
+	} else if len(deltas) > 0 && !t.lastAt.IsZero() {
+		dt, sum := sumSpanned(deltas)
+		t.push(tick{at: at, dt: dt, d: sum, reset: t.pendingReset})
 		t.pendingReset = false
 	}
 	if t.epoch.IsZero() {
 		t.epoch = at
 	}
 	t.lastAt = at
+}
+
+// spanned is one node's delta and the time it covers.
+type spanned struct {
+	d    counters
+	span time.Duration
+}
+
+// sumSpanned adds up the nodes' deltas of one round over a common span:
+// the median of their own spans. A node whose span differs (its reply came
+// late last round, or it missed rounds) is scaled to that span, so the sum
+// is the sum of the nodes' rates. Taking the newest reply's time since the
+// previous round's newest instead would turn one late reply into a few
+// milliseconds over which every other node's whole interval of commands
+// shows as millions per second.
+func sumSpanned(ds []spanned) (time.Duration, counters) {
+	spans := make([]time.Duration, len(ds))
+	for i, x := range ds {
+		spans[i] = x.span
+	}
+	slices.Sort(spans)
+	dt := spans[len(spans)/2]
+	var sum counters
+	for _, x := range ds {
+		if x.span > 0 && dt > 0 && (x.span > dt+dt/10 || x.span < dt-dt/10) {
+			sum.add(x.d.scaled(float64(dt) / float64(x.span)))
+		} else {
+			sum.add(x.d)
+		}
+	}
+	return dt, sum
 }
 
 func joinReasons(r []string) string {
