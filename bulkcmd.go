@@ -36,10 +36,15 @@ const bulkUsage = `Usage:
       Put back the keys a delete saved in its backup FILE, each with the
       TTL it had left; keys that exist again are skipped unless --replace
       (which, unless --yes, asks you to type the number of keys in FILE).
-  redtop [connection flags] restore JOURNAL [--dry-run] [--json]
+  redtop [connection flags] restore JOURNAL [--force] [--yes] [--dry-run] [--json]
       Undo an expire or persist run: put back the TTL each key had before
-      it (what was left of it; none where it had none). Keys gone since are
-      reported; keys whose old TTL ran out since are left as they are.
+      it (what was left of it; none where it had none), once you type the
+      number of keys in JOURNAL (unless --yes). Only keys that still have
+      the TTL the run left are undone, each checked and written at once (a
+      Lua script): keys whose TTL changed since (persisted, given another
+      TTL, rewritten) are left alone and reported, unless --force. Keys
+      gone since are reported; keys whose old TTL ran out since are left
+      as they are.
 
 First a preview (counted with SCAN, nothing changed): how many keys match,
 a sample, their memory and TTLs (with --yes, estimated from 5% of the
@@ -53,8 +58,9 @@ after the batch in flight, twice aborts at once.
 Every run, and every restore, writes a journal (JSON lines: each batch's
 keys and outcome; for expire and persist, each key's TTL before the run)
 to $XDG_STATE_HOME/redtop (~/.local/state/redtop). A delete also saves every
-key (DUMP) to a backup file next to it before deleting it, when the preview
-estimates under 1 GiB.
+key (DUMP) to a backup file next to it, when the preview estimates under
+1 GiB: each batch is saved and deleted in one transaction (MULTI/EXEC), so
+the backup holds each key as it was when deleted.
 
 Flags:
   --dry-run        preview only
@@ -66,6 +72,8 @@ Flags:
   --latency-target D  for --auto (default 2ms)
   --batch N        keys per round trip (default 500)
   --json           print the preview and the report as one JSON object
+  --force          restore JOURNAL: put the old TTLs back on keys changed
+                   since the run too
 
 On a Redis Cluster (-c, or found by itself) every master is worked on at
 once (up to 4), each scanned and written on connections of its own, into
@@ -650,6 +658,27 @@ func confirmCount(ctx context.Context, stdin io.Reader, stderr io.Writer, prompt
 	return false, 2
 }
 
+// confirmUndo asks for the number of keys the undo of the journal at path
+// looks at to be typed; without a terminal it refuses.
+func confirmUndo(ctx context.Context, env bulkEnv, stderr io.Writer, path string, force bool) (bool, int) {
+	n, op, err := keys.UndoCount(path)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "redtop: restore: %v\n", err)
+		return false, 2
+	case n == 0:
+		return true, 0
+	case !env.stdinTTY:
+		fmt.Fprintf(stderr, "redtop: restore: refusing to undo the %s of %s keys without confirmation: stdin is not a terminal (pass --yes to go ahead)\n", op, humanize.Comma(n))
+		return false, 2
+	}
+	what := "keys changed since the run are left alone"
+	if force {
+		what = "overwriting the TTLs of keys changed since the run (--force)"
+	}
+	return confirmCount(ctx, env.stdin, stderr, fmt.Sprintf("Type the number of keys in the journal (%d) to put back the TTLs they had before the %s; %s: ", n, op, what), n)
+}
+
 func writeRestoreReport(w io.Writer, path string, rep *keys.RestoreReport) {
 	if rep.Undo != "" {
 		verb := "put back the TTL of"
@@ -658,6 +687,16 @@ func writeRestoreReport(w io.Writer, path string, rep *keys.RestoreReport) {
 		}
 		fmt.Fprintf(w, "undo %s: %s %s of %s keys from %s (pattern %s, run %s)\n", rep.Undo, verb, humanize.Comma(rep.Restored),
 			humanize.Comma(rep.Keys), path, keys.Escape(rep.Header.Pattern), rep.Header.Created.Local().Format(time.DateTime))
+		if rep.Changed > 0 {
+			what := "left alone"
+			if rep.Force {
+				what = "their old TTL put back all the same (--force)"
+			}
+			fmt.Fprintf(w, "  changed since the run: %s: %s (e.g. %s)\n", what, humanize.Comma(rep.Changed), strings.Join(rep.ChangedKeys, ", "))
+			if !rep.Force {
+				fmt.Fprintln(w, "  (their TTL is no longer the one the run left: persisted, given another TTL, or rewritten; --force overwrites it)")
+			}
+		}
 		fmt.Fprintf(w, "  gone since: %s, old TTL ran out since (left as they are): %s, failed: %s, unknown: %s, not attempted: %s\n",
 			humanize.Comma(rep.Gone), humanize.Comma(rep.Expired), humanize.Comma(rep.Failed), humanize.Comma(rep.Unknown), humanize.Comma(rep.NotAttempted))
 	} else {
@@ -691,6 +730,7 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 	fs := pflag.NewFlagSet("restore", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	replace := fs.Bool("replace", false, "")
+	force := fs.Bool("force", false, "")
 	yes := fs.Bool("yes", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
 	asJSON := fs.Bool("json", false, "")
@@ -717,7 +757,10 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 	if kind == "redtop-journal" && *replace {
 		return fail(2, "--replace goes with a backup file, not a journal: an undo puts back TTLs only")
 	}
-	opt := keys.RestoreOptions{Replace: *replace, DryRun: *dryRun, Timeout: app.Target.Timeout,
+	if kind != "redtop-journal" && *force {
+		return fail(2, "--force goes with a journal (an undo), not a backup file: --replace overwrites keys that exist")
+	}
+	opt := keys.RestoreOptions{Replace: *replace, Force: *force, DryRun: *dryRun, Timeout: app.Target.Timeout,
 		Target: app.Target.String(), Node: app.Target.Addr, Ledger: app.Ledger}
 	var cl *keys.Cluster
 	if app.ClusterMasters > 0 {
@@ -753,13 +796,22 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 			return code
 		}
 	}
+	if kind == "redtop-journal" && !*dryRun && !*yes {
+		if ok, code := confirmUndo(ctx, env, stderr, path, *force); !ok {
+			return code
+		}
+	}
 	runCtx, abort, stop := interrupts(ctx, env, stderr)
 	defer stop()
 	opt.Abort = abort
 	prog := newProgressPrinter(stderr, env.stderrTTY)
 	opt.Progress = func(r keys.RestoreReport) {
-		prog.line(fmt.Sprintf("restore: %s keys read, %s restored, %s existing, %s expired",
-			humanize.Comma(r.Keys), humanize.Comma(r.Restored), humanize.Comma(r.Existing), humanize.Comma(r.Expired)))
+		changed := ""
+		if r.Changed > 0 {
+			changed = fmt.Sprintf(", %s changed since the run", humanize.Comma(r.Changed))
+		}
+		prog.line(fmt.Sprintf("restore: %s keys read, %s restored, %s existing, %s expired%s",
+			humanize.Comma(r.Keys), humanize.Comma(r.Restored), humanize.Comma(r.Existing), humanize.Comma(r.Expired), changed))
 	}
 	var rep *keys.RestoreReport
 	if cl != nil {

@@ -347,7 +347,7 @@ func TestKeysOnACluster(t *testing.T) {
 			t.Fatalf("journal lines name the nodes %v", nodes)
 		}
 
-		code, out, errOut = k.run(t, "restore", rep.Journal)
+		code, out, errOut = k.run(t, "restore", rep.Journal, "--yes")
 		if code != 0 || !strings.Contains(out, "undo expire: put back the TTL of 3,000 of 3,000 keys") {
 			t.Fatalf("undo: exit %d\n%s\n%s", code, out, errOut)
 		}

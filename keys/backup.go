@@ -201,3 +201,63 @@ func (r *BackupReader) Next() (BackupEntry, error) {
 	}
 	return e, nil
 }
+
+// FileKind reads the first line of a file and says what redtop wrote it
+// as: "redtop-backup" (a delete's backup) or "redtop-journal" (a run's
+// journal).
+func FileKind(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	line, err := bufio.NewReaderSize(f, 64<<10).ReadSlice('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return "", fmt.Errorf("%s: not a redtop backup or journal (first line too long)", path)
+		}
+		return "", err
+	}
+	var h struct {
+		Format string `json:"format"`
+	}
+	if json.Unmarshal(line, &h) != nil || (h.Format != "redtop-backup" && h.Format != "redtop-journal") {
+		return "", fmt.Errorf("%s: not a redtop backup (no redtop-backup header line) nor a redtop journal", path)
+	}
+	return h.Format, nil
+}
+
+// CountBackup counts the keys in a backup file (its lines after the
+// header), without decoding them.
+func CountBackup(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if _, err := NewBackupReader(f); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	// NewBackupReader buffered past the header: count from the top.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	br := bufio.NewReaderSize(f, 256<<10)
+	var n int64
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 1 || (len(line) == 1 && line[0] != '\n') {
+			n++
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return 0, err
+		}
+		for errors.Is(err, bufio.ErrBufferFull) { // a long line: read through
+			_, err = br.ReadSlice('\n')
+		}
+	}
+	return n - 1, nil
+}

@@ -66,9 +66,10 @@ type BulkOptions struct {
 	// Caps, when set, are the writer's capabilities; nil probes them.
 	Caps *Caps
 
-	// Backup (OpDelete only): DUMP and PTTL each batch into a backup file
-	// before UNLINK; only keys saved are unlinked. BackupPath "" puts it
-	// next to the journal.
+	// Backup (OpDelete only): each batch is one transaction, MULTI, DUMP
+	// and PTTL of each key, UNLINK, EXEC, so the backup file holds exactly
+	// what was deleted, as it was then. BackupPath "" puts it next to the
+	// journal.
 	Backup     bool
 	BackupPath string
 	// JournalDir is where the journal (and default backup) go; "" means
@@ -247,13 +248,15 @@ func (opt BulkOptions) normalize() BulkOptions {
 // key matching opt.Pattern: SCAN MATCH on reader, each key checked again
 // with Match, batches of opt.Batch keys written on one connection opened
 // with writer's options (which must have retries off), each batch in one
-// round trip: one variadic UNLINK, or one PEXPIRE/PERSIST per key. A
-// batch is never sent twice: one whose reply does not come is "unknown",
-// and the run stops at the first transport failure or error reply.
+// round trip: one variadic UNLINK, or one PEXPIRE/PERSIST per key; with
+// opt.Backup, one transaction that saves and unlinks the batch (see
+// deleteWithBackup). A batch is never sent twice: one whose reply does
+// not come is "unknown", and the run stops at the first transport failure
+// or error reply.
 //
 // Before anything is sent it refuses, with nil report: an invalid pattern
 // or TTL, a read-only server or user (Caps), a user who may not run the
-// command, a journal that cannot be created. Once started it always
+// command (or MULTI, for a backup), a journal that cannot be created. Once started it always
 // returns a report, with an error when the run stopped early: ctx's error
 // when ctx was cancelled (the batch in flight is finished first), or what
 // failed. Everything the run did is in the journal, batch by batch.
@@ -287,6 +290,12 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 		return nil, fmt.Errorf("opening the write connection: %w", err)
 	}
 	w.book(opt.Ledger, opt.Node)
+	if opt.Backup {
+		if err := checkMulti(w, opt.Ledger, opt.Node); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
 	target := opt.Target
 	if target == "" {
 		target = writer.Options().Addr
@@ -318,6 +327,19 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 		r.rep.Error = ferr.Error()
 	}
 	return r.rep, scanErr
+}
+
+// checkMulti refuses a delete with backup on a connection where MULTI is
+// refused: each batch's DUMPs and UNLINK go as one transaction.
+func checkMulti(w *wconn, ledger *redisinfo.Ledger, node string) error {
+	refused, err := w.canMulti(ledger, node)
+	switch {
+	case err != nil:
+		return fmt.Errorf("opening the write connection: %w", err)
+	case refused != nil:
+		return fmt.Errorf("%w: nothing sent: a delete with backup saves and deletes each batch in one transaction, and the server refused MULTI (%v); grant +multi +exec +discard, or --no-backup deletes without a backup", ErrDenied, refused)
+	}
+	return nil
 }
 
 // bulkFiles are what a run writes as it goes, shared by the masters'
@@ -602,7 +624,7 @@ func (r *bulkRun) batch(ctx context.Context, keys []string) error {
 	case r.opt.Op == OpDelete && r.files.backup != nil:
 		unsent, err = r.deleteWithBackup(ctx, keys)
 	case r.opt.Op == OpDelete:
-		unsent, err = r.unlink(ctx, keys, nil)
+		unsent, err = r.unlink(ctx, keys)
 	default:
 		unsent, err = r.perKey(ctx, keys)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"redtop/conn"
+	"redtop/redisinfo"
 )
 
 // wconn is the one connection a bulk run or a restore writes through: a
@@ -54,7 +56,7 @@ func checkWriter(c *redis.Client) error {
 
 func dialWriter(ctx context.Context, c *redis.Client, timeout time.Duration) (*wconn, error) {
 	o := c.Options()
-	if o.Dialer == nil || o.OnConnect != nil || o.CredentialsProvider != nil ||
+	if o.Dialer == nil || !conn.OnlyBooks(o) || o.CredentialsProvider != nil ||
 		o.CredentialsProviderContext != nil || o.StreamingCredentialsProvider != nil {
 		return nil, errNoWriterConn
 	}
@@ -98,6 +100,33 @@ func dialWriter(ctx context.Context, c *redis.Client, timeout time.Duration) (*w
 		return nil, err
 	}
 	return w, nil
+}
+
+// canMulti sends MULTI then DISCARD, once, before a delete with backup:
+// it runs each batch as one transaction, and where MULTI is refused (an
+// ACL without +multi) the commands queued would run one by one instead.
+// refused is MULTI's (or DISCARD's) error reply, err a transport failure.
+func (w *wconn) canMulti(ledger *redisinfo.Ledger, node string) (refused, err error) {
+	w.add("MULTI")
+	w.add("DISCARD")
+	in, out := len(w.buf), 0
+	names := []string{"multi", "discard"}
+	err = w.exchange(func(i int, r reply) error {
+		out += r.size
+		if r.err != nil {
+			bookRan(ledger, node, names[i], r.err)
+			refused = firstErr(refused, r.err)
+		} else {
+			ledger.Call(node, names[i], 1)
+		}
+		return nil
+	})
+	ledger.Bytes(node, int64(in), int64(out))
+	var be *batchError
+	if errors.As(err, &be) {
+		err = be.Err
+	}
+	return refused, err
 }
 
 // Close closes the socket.
@@ -163,11 +192,12 @@ func (w *wconn) reset() {
 
 // reply is one reply as the server sent it.
 type reply struct {
-	kind byte   // ':' integer, '$' bulk, '+' status, '-' error, '*' array (skipped)
-	n    int64  // integer value; for '$' and '*' the length (-1: nil)
-	b    []byte // bulk payload (copied) or status text
-	err  error  // error reply, as a redis.Error
-	size int    // bytes on the wire
+	kind  byte    // ':' integer, '$' bulk, '+' status, '-' error, '*' array
+	n     int64   // integer value; for '$' and '*' the length (-1: nil)
+	b     []byte  // bulk payload (copied) or status text
+	err   error   // error reply, as a redis.Error
+	elems []reply // '*': the elements (EXEC's replies, a script's result)
+	size  int     // bytes on the wire
 }
 
 // batchError is a transport failure in the middle of a batch.
@@ -260,8 +290,7 @@ func (w *wconn) line() ([]byte, error) {
 	return b[:len(b)-2], nil
 }
 
-// readReply reads one reply. Arrays are read through and dropped (no
-// command sent here answers with one).
+// readReply reads one reply; an array's elements come in elems.
 func (w *wconn) readReply() (reply, error) {
 	line, err := w.line()
 	if err != nil {
@@ -300,12 +329,16 @@ func (w *wconn) readReply() (reply, error) {
 		if err != nil {
 			return r, fmt.Errorf("bad array length %q", line)
 		}
+		if r.n > 0 {
+			r.elems = make([]reply, 0, min(r.n, 1<<16))
+		}
 		for i := int64(0); i < r.n; i++ {
 			sub, err := w.readReply()
 			if err != nil {
 				return r, err
 			}
 			r.size += sub.size
+			r.elems = append(r.elems, sub)
 		}
 	default:
 		return r, fmt.Errorf("unexpected reply %q", line)

@@ -200,6 +200,33 @@ func TestBulkInterrupted(t *testing.T) {
 		checkAgreement(t, b, rep, keyNames("key", n))
 	})
 
+	t.Run("connection cut, with backup", func(t *testing.T) {
+		b := newBulkRig(t)
+		b.populate(t, 20_000, "key")
+		p := newCutAfterProxy(t, "unix", b.srv.Addr(), "EXEC", 12)
+		w := redis.NewClient(conn.Target{Network: "tcp", Addr: p.addr(), Timeout: 2 * time.Second}.WriterOptions())
+		defer w.Close()
+		opt := b.opts(OpDelete, "key:*")
+		opt.Backup = true
+		rep, err := RunBulk(ctx, b.reader, w, opt, nil)
+		if err == nil || rep == nil || rep.Stopped != "connection lost" || rep.Unknown == 0 || rep.Unknown > DefaultBatch {
+			t.Fatalf("err %v report %+v", err, rep)
+		}
+		checkAgreement(t, b, rep, keyNames("key", 20_000))
+		// What the backup holds is exactly what the journal says was
+		// deleted; the unknown batch's keys, if deleted, are not in it.
+		saved, order := readBackup(t, rep.Backup)
+		j := readJournal(t, rep.Journal)
+		if len(order) != len(saved) || int64(len(saved)) != rep.Applied || rep.BackupKeys != rep.Applied {
+			t.Fatalf("backup: %d entries, %d keys; report %+v", len(order), len(saved), rep)
+		}
+		for _, k := range j.Applied {
+			if _, ok := saved[k]; !ok {
+				t.Fatalf("%s journaled deleted, not in the backup", k)
+			}
+		}
+	})
+
 	t.Run("connection cut, expire", func(t *testing.T) {
 		b := newBulkRig(t)
 		b.populate(t, 20_000, "key")
@@ -241,6 +268,7 @@ func TestBulkInterrupted(t *testing.T) {
 		defer cancel()
 		opt := b.opts(OpDelete, "key:*")
 		opt.Batch = 1000
+		opt.Rate = 400_000 // progress comes every 50 ms: a run must last longer than a few of them
 		rep, err := RunBulk(cctx, b.reader, b.writer, opt, func(p BulkProgress) {
 			if p.Done >= 30_000 {
 				cancel()

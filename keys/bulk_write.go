@@ -31,15 +31,10 @@ func (b *byNode[T]) at(node string) *T {
 }
 
 // unlink sends UNLINK for keys (one command per slot on a cluster, all
-// in one round trip) and books the outcome; gone are keys of the batch
-// found gone before (delete with backup), journaled with it. Each UNLINK
-// reply counts the keys it removed; the others were already gone.
-func (r *bulkRun) unlink(ctx context.Context, keys, gone []string) (unsent []string, err error) {
+// in one round trip) and books the outcome. Each UNLINK reply counts the
+// keys it removed; the others were already gone.
+func (r *bulkRun) unlink(ctx context.Context, keys []string) (unsent []string, err error) {
 	seq, home := r.seq, r.opt.Node
-	if len(keys) == 0 {
-		r.rep.AlreadyGone += int64(len(gone))
-		return nil, r.line(JournalBatch{Seq: seq, Result: ResultApplied, Gone: int64(len(gone))}, home, gone, gone, nil, nil)
-	}
 	groups := [][]string{keys}
 	if r.files.cluster {
 		groups = groupBySlot(keys)
@@ -86,17 +81,13 @@ func (r *bulkRun) unlink(ctx context.Context, keys, gone []string) (unsent []str
 	var jerr error
 	for _, node := range applied.order {
 		d := applied.m[node]
-		all, goneHere := d.keys, []string(nil)
-		if node == home {
-			all, goneHere = append(append([]string(nil), d.keys...), gone...), gone
-		}
-		if len(all) == 0 {
+		if len(d.keys) == 0 {
 			continue
 		}
-		g := int64(len(d.keys)) - d.n + int64(len(goneHere))
+		g := int64(len(d.keys)) - d.n
 		r.rep.Applied += d.n
 		r.rep.AlreadyGone += g
-		jerr = firstErr(jerr, r.line(JournalBatch{Seq: seq, Result: ResultApplied, Applied: d.n, Gone: g}, node, all, goneHere, nil, nil))
+		jerr = firstErr(jerr, r.line(JournalBatch{Seq: seq, Result: ResultApplied, Applied: d.n, Gone: g}, node, d.keys, nil, nil, nil))
 	}
 	for _, node := range unknown.order {
 		keys := *unknown.m[node]
@@ -118,71 +109,215 @@ func (r *bulkRun) unlink(ctx context.Context, keys, gone []string) (unsent []str
 	return nil, jerr
 }
 
-// deleteWithBackup saves each key (DUMP, PTTL in one round trip), writes
-// them to the backup file, then unlinks the keys saved.
+// deleteWithBackup saves and deletes the keys in one transaction (one per
+// slot on a cluster, all in the batch's one round trip):
+//
+//	MULTI; DUMP k1; PTTL k1; …; DUMP kn; PTTL kn; UNLINK k1 … kn; EXEC
+//
+// The server runs it with nothing in between, so the backup holds each
+// key as it was when it was deleted: another client's write lands either
+// before it (and is saved) or after it (and makes the key anew). The
+// outcome comes from the replies inside EXEC: a key DUMP found gone was
+// not there to delete, and UNLINK's count must be the keys saved. A
+// transaction whose reply did not come is "unknown" and never resent: its
+// keys may have been deleted, their values lost with the reply. A
+// transaction refused while queued (EXECABORT) ran nothing; MOVED and ASK
+// are followed by the router. The backup lines are handed to the OS
+// before the batch is journaled.
 func (r *bulkRun) deleteWithBackup(ctx context.Context, keys []string) (unsent []string, err error) {
-	cmds := make([]rcmd, 0, 2*len(keys))
-	for _, k := range keys {
-		cmds = append(cmds, rcmd{name: "DUMP", keys: []string{k}}, rcmd{name: "PTTL", keys: []string{k}})
+	seq, home := r.seq, r.opt.Node
+	keys, dups := dedupe(keys)
+	groups := [][]string{keys}
+	if r.files.cluster {
+		groups = groupBySlot(keys)
+	}
+	dupsOf := groupDups(groups, dups)
+	cmds := make([]rcmd, len(groups))
+	for i, g := range groups {
+		tx := make([]rcmd, 0, 2*len(g)+1)
+		for j := range g {
+			k := g[j : j+1 : j+1]
+			tx = append(tx, rcmd{name: "DUMP", keys: k}, rcmd{name: "PTTL", keys: k})
+		}
+		cmds[i] = rcmd{tx: append(tx, rcmd{name: "UNLINK", keys: g})}
 	}
 	out, xerr := r.rt.exchange(ctx, cmds)
 	at := time.Now()
-	if xerr != nil {
-		// Reads only: nothing was changed.
-		return keys, r.transport(xerr, "DUMP for the backup")
-	}
-	dumps := make([][]byte, len(keys))
-	pttls := make([]int64, len(keys))
-	var rerr error
+
+	type part struct{ saved, gone, dups []string }
+	var parts byNode[part]
+	parts.at(home)
+	var unknown byNode[[]string]
+	var refusedKeys []string
+	var rerr, bad, notTx error
+	refusedNode := home
 	for i, o := range out {
+		g, all := groups[i], groups[i]
+		if dupsOf != nil {
+			// A key SCAN returned twice shares the fate of its first time.
+			all = append(g[:len(g):len(g)], dupsOf[i]...)
+		}
 		switch {
+		case o.state == neverSent:
+			unsent = append(unsent, all...)
+			continue
+		case o.state == noReply:
+			*unknown.at(o.node) = append(*unknown.at(o.node), all...)
+			continue
 		case o.err != nil:
-			rerr = firstErr(rerr, o.err)
-		case i%2 == 0 && o.kind != '$':
-			r.rep.Stopped = "failed"
-			return keys, fmt.Errorf("DUMP: unexpected reply %q", o.kind)
-		case i%2 == 0:
-			dumps[i/2] = o.b // nil: gone
-		default:
-			pttls[i/2] = o.n
-		}
-	}
-	type lookups struct{ hits, misses, thits, tmisses int64 }
-	var looked byNode[lookups]
-	var saved, gone []string
-	for i, k := range keys {
-		l := looked.at(out[2*i].node)
-		if dumps[i] != nil {
-			l.hits++
-		} else {
-			l.misses++
-		}
-		if pttls[i] == -2 {
-			l.tmisses++
-		} else {
-			l.thits++
-		}
-		if dumps[i] == nil || pttls[i] == -2 {
-			gone = append(gone, k) // gone before DUMP, or between DUMP and PTTL: not unlinked
+			// EXECABORT (the cause in o.err) or EXEC rejected: nothing ran.
+			if rerr == nil {
+				rerr, refusedNode = o.err, o.node
+			}
+			refusedKeys = append(refusedKeys, all...)
 			continue
 		}
-		r.files.backup.add(k, pttls[i], dumps[i], at)
-		saved = append(saved, k)
+		dumps, pttls, perr := backupReplies(g, o)
+		if perr != nil {
+			bad = firstErr(bad, perr)
+			*unknown.at(o.node) = append(*unknown.at(o.node), all...)
+			continue
+		}
+		notTx = firstErr(notTx, o.notTx)
+		p := parts.at(o.node)
+		p.dups = append(p.dups, all[len(g):]...)
+		var saved int64
+		for j, k := range g {
+			if dumps[j] == nil {
+				p.gone = append(p.gone, k)
+				continue
+			}
+			r.files.backup.add(k, pttls[j], dumps[j], at)
+			p.saved = append(p.saved, k)
+			saved++
+		}
+		gone := int64(len(g)) - saved
+		r.book(o.node, "dump", int64(len(g)), saved, gone)
+		r.book(o.node, "pttl", int64(len(g)), saved, gone)
+		r.book(o.node, "unlink", 1, 0, 0)
 	}
-	for _, node := range looked.order {
-		l := looked.m[node]
-		r.book(node, "dump", l.hits+l.misses, l.hits, l.misses)
-		r.book(node, "pttl", l.thits+l.tmisses, l.thits, l.tmisses)
+	// The values go to the OS before the journal says the keys are
+	// deleted; a backup that cannot be written stops the run, and the
+	// batch is journaled as the server has it all the same.
+	ferr := r.files.backup.flush()
+	var jerr error
+	for _, node := range parts.order {
+		p := parts.m[node]
+		if len(p.saved)+len(p.gone) == 0 {
+			continue
+		}
+		// A key twice in the batch is listed twice, and counted gone the
+		// second time, as an UNLINK of it would count it.
+		all := append(append(append([]string(nil), p.saved...), p.gone...), p.dups...)
+		gone := int64(len(p.gone) + len(p.dups))
+		r.rep.Applied += int64(len(p.saved))
+		r.rep.AlreadyGone += gone
+		jerr = firstErr(jerr, r.line(JournalBatch{Seq: seq, Result: ResultApplied, Applied: int64(len(p.saved)), Gone: gone},
+			node, all, p.gone, nil, nil))
 	}
-	if rerr != nil {
-		r.refused(r.seq, r.opt.Node, keys, rerr)
-		return nil, fmt.Errorf("backup: DUMP/PTTL refused (%v): nothing deleted; --no-backup deletes without a backup", rerr)
+	for _, node := range unknown.order {
+		keys := *unknown.m[node]
+		r.rep.Unknown += int64(len(keys))
+		r.line(JournalBatch{Seq: seq, Result: ResultUnknown, Error: firstErr(bad, xerr).Error()}, node, keys, nil, nil, nil)
 	}
-	if err := r.files.backup.flush(); err != nil {
+	if len(refusedKeys) > 0 {
+		r.refused(seq, refusedNode, refusedKeys, rerr)
+	}
+	switch {
+	case ferr != nil:
 		r.rep.Stopped = "failed"
-		return keys, err
+		return unsent, fmt.Errorf("%v: batch %d is deleted and its keys may be missing from the backup (the journal lists them)", ferr, seq)
+	case bad != nil:
+		r.rep.Stopped = "failed"
+		return unsent, bad
+	case xerr != nil:
+		return unsent, r.transport(xerr, "MULTI/EXEC (backup and UNLINK)")
+	case rerr != nil:
+		return unsent, fmt.Errorf("backup: the server refused the batch's transaction (%v): nothing of it was deleted; --no-backup deletes without a backup", rerr)
+	case notTx != nil:
+		r.rep.Stopped = "refused"
+		return unsent, fmt.Errorf("%w: the server refused MULTI (%v): this batch's DUMPs and UNLINK ran one by one, not as one transaction, so a key written in between may be missing from the backup; nothing more sent (grant +multi +exec, or --no-backup)", ErrDenied, notTx)
 	}
-	return r.unlink(ctx, saved, gone)
+	return nil, jerr
+}
+
+// dedupe splits keys into their first occurrences, in order, and the
+// repeats (SCAN may return a key twice).
+func dedupe(keys []string) (uniq, dups []string) {
+	seen := make(map[string]struct{}, len(keys))
+	for i, k := range keys {
+		if _, ok := seen[k]; ok {
+			if dups == nil {
+				uniq = append([]string(nil), keys[:i]...)
+			}
+			dups = append(dups, k)
+			continue
+		}
+		seen[k] = struct{}{}
+		if dups != nil {
+			uniq = append(uniq, k)
+		}
+	}
+	if dups == nil {
+		return keys, nil
+	}
+	return uniq, dups
+}
+
+// groupDups hands each repeated key to the group holding its first
+// occurrence; nil when there are none.
+func groupDups(groups [][]string, dups []string) [][]string {
+	if len(dups) == 0 {
+		return nil
+	}
+	in := map[string]int{}
+	for i, g := range groups {
+		for _, k := range g {
+			in[k] = i
+		}
+	}
+	out := make([][]string, len(groups))
+	for _, k := range dups {
+		out[in[k]] = append(out[in[k]], k)
+	}
+	return out
+}
+
+// backupReplies reads a delete-with-backup transaction's replies for keys
+// g: each key's DUMP (nil: gone) and PTTL, then UNLINK's count, which
+// must be the number of keys DUMP found.
+func backupReplies(g []string, o res) (dumps [][]byte, pttls []int64, err error) {
+	if o.kind != '*' || len(o.elems) != 2*len(g)+1 {
+		return nil, nil, fmt.Errorf("EXEC: unexpected reply %q with %d elements for %d keys", o.kind, len(o.elems), len(g))
+	}
+	dumps = make([][]byte, len(g))
+	pttls = make([]int64, len(g))
+	var saved int64
+	for j := range g {
+		d, p := o.elems[2*j], o.elems[2*j+1]
+		switch {
+		case d.err != nil:
+			return nil, nil, fmt.Errorf("DUMP failed in the transaction: %v", d.err)
+		case p.err != nil:
+			return nil, nil, fmt.Errorf("PTTL failed in the transaction: %v", p.err)
+		case d.kind != '$' || p.kind != ':':
+			return nil, nil, fmt.Errorf("DUMP, PTTL: unexpected replies %q, %q", d.kind, p.kind)
+		case (d.b == nil) != (p.n == PrevMissing) || p.n < PrevMissing:
+			return nil, nil, fmt.Errorf("DUMP and PTTL of %s disagree (PTTL %d)", Escape(g[j]), p.n)
+		}
+		if d.b != nil {
+			dumps[j], pttls[j] = d.b, p.n
+			saved++
+		}
+	}
+	u := o.elems[2*len(g)]
+	switch {
+	case u.err != nil:
+		return nil, nil, fmt.Errorf("UNLINK failed in the transaction: %v", u.err)
+	case u.kind != ':' || u.n != saved:
+		return nil, nil, fmt.Errorf("UNLINK removed %d keys where DUMP found %d", u.n, saved)
+	}
+	return dumps, pttls, nil
 }
 
 // perKey sends PTTL then PEXPIRE or PERSIST for each key, in one round

@@ -195,10 +195,16 @@ type BulkNodeReport struct {
 // journal (each line names its node) and one backup. On a cluster:
 //
 //   - a variadic UNLINK goes one command per hash slot, all in the
-//     batch's one round trip, as a command must not cross slots;
+//     batch's one round trip, as a command must not cross slots; with a
+//     backup, so does the transaction that saves and unlinks (MULTI,
+//     DUMP and PTTL of each key, UNLINK, EXEC), as a transaction must
+//     not cross slots either;
 //   - a command answered MOVED or ASK (a slot migrated, or the master
 //     demoted) is sent once more to the node named: the server refused it
-//     before running it. A command whose reply did not come is "unknown"
+//     before running it. A transaction goes again whole when every command
+//     queued was redirected (EXECABORT: nothing ran); one refused for some
+//     keys with ASK and the others with TRYAGAIN (a slot half migrated)
+//     counts as the cluster down, and the master's part starts over. A command whose reply did not come is "unknown"
 //     and never sent again, as on one server;
 //   - a master that fails over mid-run (its connection breaks, or it
 //     turns replica) has its part started again from the start on the
@@ -255,6 +261,12 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 			return nil, fmt.Errorf("opening the write connection to %s: %w", m.Addr, err)
 		}
 		ws[i] = w
+		if opt.Backup {
+			if err := checkMulti(w, cl.ledger, m.Addr); err != nil {
+				closeAll()
+				return nil, fmt.Errorf("%s: %w", m.Addr, err)
+			}
+		}
 	}
 	target := opt.Target
 	if target == "" {

@@ -12,19 +12,48 @@ import (
 	"redtop/redisinfo"
 )
 
-// rcmd is one command of a batch: its name, its key (or a variadic
-// command's keys, all in one slot on a cluster), then other arguments.
+// rcmd is one command of a batch: its name, arguments before its keys
+// (EVALSHA's sha and key count), its key (or a variadic command's keys,
+// all in one slot on a cluster), then other arguments.
+//
+// With tx set it is a transaction instead: MULTI, the commands of tx,
+// EXEC, written together, sent to the node of its first key and
+// redirected as a whole (its own name, head, keys and extra are unused).
+// The keys of a transaction must share a slot on a cluster. Its result is
+// EXEC's reply: an array of the commands' replies, in elems. When a
+// command was refused while queued (MOVED, ASK, CROSSSLOT, NOPERM…) EXEC
+// answers EXECABORT and nothing ran: the result's err is then that
+// refusal, the first one other than a redirect when there is one (a
+// partly migrated slot answers ASK for some keys and TRYAGAIN for the
+// others: following the ASK would only meet TRYAGAIN there), so a
+// redirect is followed only when the whole transaction was redirected.
 type rcmd struct {
 	name  string
+	head  []string
 	keys  []string
 	extra []string
+	tx    []rcmd
+}
+
+// key is the key that routes the command ("" when it has none).
+func (c rcmd) key() string {
+	if c.tx != nil {
+		return c.tx[0].key()
+	}
+	if len(c.keys) == 0 {
+		return ""
+	}
+	return c.keys[0]
 }
 
 func (c rcmd) appendTo(w *wconn) {
 	b := append(w.buf, '*')
-	b = strconv.AppendInt(b, int64(1+len(c.keys)+len(c.extra)), 10)
+	b = strconv.AppendInt(b, int64(1+len(c.head)+len(c.keys)+len(c.extra)), 10)
 	b = append(b, '\r', '\n')
 	b = appendBulk(b, c.name)
+	for _, a := range c.head {
+		b = appendBulk(b, a)
+	}
 	for _, k := range c.keys {
 		b = appendBulk(b, k)
 	}
@@ -50,6 +79,10 @@ type res struct {
 	reply
 	state resState
 	node  string
+	// notTx is MULTI's refusal (an ACL without +multi) when a
+	// transaction's commands ran one by one instead; elems holds their
+	// replies, as EXEC's would.
+	notTx error
 }
 
 // clusterDownError is the error of a batch some of whose commands a cluster
@@ -65,7 +98,9 @@ func (e *clusterDownError) Unwrap() error { return e.err }
 // sends each command to the master serving its key, and sends again, once,
 // to the node named, a command answered with MOVED or ASK (ASKING first
 // for ASK): the server refused it before running it, so that is no
-// retry. A command whose reply did not come stays unknown.
+// retry. A command whose reply did not come stays unknown. A transaction
+// (rcmd.tx) is one command here: routed, redirected, unknown or unsent
+// as a whole; one whose EXEC was not written whole never ran.
 type router struct {
 	home    string                                                 // the node of the batch, where commands go by default
 	owner   func(key string) string                                // nil, or the node serving a key ("" unknown: home)
@@ -123,8 +158,8 @@ func (rt *router) exchange(ctx context.Context, cmds []rcmd) ([]res, error) {
 	groups := map[string][]int{}
 	for i, c := range cmds {
 		node := rt.home
-		if rt.owner != nil && len(c.keys) > 0 {
-			if o := rt.owner(c.keys[0]); o != "" {
+		if k := c.key(); rt.owner != nil && k != "" {
+			if o := rt.owner(k); o != "" {
 				node = o
 			}
 		}
@@ -179,13 +214,34 @@ func (rt *router) exchange(ctx context.Context, cmds []rcmd) ([]res, error) {
 	return out, err
 }
 
+// The parts of a batch on the wire, per command written.
+const (
+	wireCmd    = iota // a command, or a transaction's EXEC: its reply is the result
+	wireAsking        // ASKING before a command redirected by ASK
+	wireMulti         // a transaction's MULTI
+	wireQueued        // a command queued in a transaction
+)
+
+// wire is one command written: the index in cmds of the command it is part of.
+type wire struct {
+	i    int
+	part uint8
+}
+
+// txReplies gathers what a transaction's MULTI and queued commands
+// answered, until its EXEC's reply makes the result.
+type txReplies struct {
+	multiErr error
+	queued   []reply
+}
+
 // round sends the commands grouped by node, all writes first, then reads
 // each node's replies into out.
 func (rt *router) round(ctx context.Context, cmds []rcmd, order []string, groups map[string][]int, ask map[int]bool, out []res) error {
 	type flight struct {
 		addr string
 		w    *wconn
-		pos  []int // per command on the wire, its index in cmds; -1 for ASKING
+		pos  []wire
 		s    sent
 		err  error
 	}
@@ -211,10 +267,22 @@ func (rt *router) round(ctx context.Context, cmds []rcmd, order []string, groups
 		for _, i := range idx {
 			if ask[i] {
 				w.add("ASKING")
-				f.pos = append(f.pos, -1)
+				f.pos = append(f.pos, wire{i, wireAsking})
 			}
-			cmds[i].appendTo(w)
-			f.pos = append(f.pos, i)
+			c := cmds[i]
+			if c.tx == nil {
+				c.appendTo(w)
+				f.pos = append(f.pos, wire{i, wireCmd})
+				continue
+			}
+			w.add("MULTI")
+			f.pos = append(f.pos, wire{i, wireMulti})
+			for _, q := range c.tx {
+				q.appendTo(w)
+				f.pos = append(f.pos, wire{i, wireQueued})
+			}
+			w.add("EXEC")
+			f.pos = append(f.pos, wire{i, wireCmd})
 		}
 		f.s, f.err = w.send()
 		fl = append(fl, f)
@@ -223,14 +291,33 @@ func (rt *router) round(ctx context.Context, cmds []rcmd, order []string, groups
 		var read int
 		out0 := 0
 		err := f.err
+		var tx *txReplies
 		if err == nil {
 			err = f.w.recv(f.s, func(p int, rp reply) error {
 				read = p + 1
 				out0 += rp.size
-				if i := f.pos[p]; i >= 0 {
-					out[i] = res{reply: rp, state: replied, node: f.addr}
-				} else if rp.err == nil && rt.ledger != nil {
-					rt.ledger.Call(f.addr, "asking", 1)
+				wp := f.pos[p]
+				switch wp.part {
+				case wireAsking:
+					if rp.err == nil {
+						rt.ledger.Call(f.addr, "asking", 1)
+					}
+				case wireMulti:
+					tx = &txReplies{multiErr: rp.err}
+					if rp.err == nil {
+						rt.ledger.Call(f.addr, "multi", 1)
+					} else {
+						bookRan(rt.ledger, f.addr, "multi", rp.err)
+					}
+				case wireQueued:
+					tx.queued = append(tx.queued, rp)
+				default:
+					o := res{reply: rp, state: replied, node: f.addr}
+					if cmds[wp.i].tx != nil {
+						o = rt.endTx(o, tx)
+						tx = nil
+					}
+					out[wp.i] = o
 				}
 				return nil
 			})
@@ -246,19 +333,60 @@ func (rt *router) round(ctx context.Context, cmds []rcmd, order []string, groups
 		if err == nil {
 			continue
 		}
+		// A transaction whose EXEC was not written whole never ran: the
+		// server drops the queued commands with the connection.
 		for p := read; p < len(f.pos); p++ {
-			if i := f.pos[p]; i >= 0 {
+			if wp := f.pos[p]; wp.part == wireCmd {
 				st := neverSent
 				if p < written {
 					st = noReply
 				}
-				out[i] = res{state: st, node: f.addr}
+				out[wp.i] = res{state: st, node: f.addr}
 			}
 		}
 		delete(rt.conns, f.addr) // closed by the failure
 		note(err)
 	}
 	return first
+}
+
+// endTx makes a transaction's result from EXEC's reply o and what its
+// MULTI and queued commands answered, and books MULTI's EXEC.
+func (rt *router) endTx(o res, tx *txReplies) res {
+	if tx.multiErr != nil {
+		// MULTI refused: each command ran as it came, and EXEC answered
+		// "without MULTI". Their replies are the result.
+		bookRan(rt.ledger, o.node, "exec", o.err)
+		o.reply = reply{kind: '*', n: int64(len(tx.queued)), elems: tx.queued, size: o.size}
+		o.notTx = tx.multiErr
+		return o
+	}
+	// EXEC runs (and counts as a call) when it answers its results or
+	// EXECABORT for errors while queuing; a redirect or CROSSSLOT at EXEC
+	// (a slot that moved in between) rejects it.
+	if o.err == nil || strings.HasPrefix(o.err.Error(), "EXECABORT Transaction discarded because of previous errors") {
+		rt.ledger.Call(o.node, "exec", 1)
+	} else {
+		bookRan(rt.ledger, o.node, "exec", o.err)
+	}
+	if o.err == nil {
+		return o
+	}
+	var redirected error
+	for _, q := range tx.queued {
+		if q.err == nil {
+			continue
+		}
+		if _, ok := parseRedirect(q.err); !ok {
+			o.err = q.err
+			return o
+		}
+		redirected = firstErr(redirected, q.err)
+	}
+	if redirected != nil {
+		o.err = redirected
+	}
+	return o
 }
 
 // dialNode is how a cluster run dials a raw write connection to any node:

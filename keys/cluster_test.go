@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -429,6 +430,34 @@ func TestCluster(t *testing.T) {
 		if err != nil || out[0].err != nil || out[0].n != 5 || out[0].node != to || out[1].n != 5 || out[1].node != from || rt.moved != 1 {
 			t.Fatalf("ASK: %v %+v moved %d", err, out, rt.moved)
 		}
+		// A transaction (delete with backup) whose keys all left: ASK for
+		// each, so the whole of it goes again, ASKING first, to the node
+		// importing the slot, and runs there.
+		tx := func(ks ...string) rcmd {
+			var c []rcmd
+			for i := range ks {
+				c = append(c, rcmd{name: "DUMP", keys: ks[i : i+1]}, rcmd{name: "PTTL", keys: ks[i : i+1]})
+			}
+			return rcmd{tx: append(c, rcmd{name: "UNLINK", keys: ks})}
+		}
+		out, err = rt.exchange(ctx, []rcmd{tx(keys[8:10]...)})
+		if err != nil || out[0].err != nil || out[0].node != to || len(out[0].elems) != 5 || out[0].elems[4].n != 2 || out[0].elems[0].b == nil || rt.moved != 2 {
+			t.Fatalf("ASK, transaction: %v %+v moved %d", err, out, rt.moved)
+		}
+		if _, _, err := backupReplies(keys[8:10], out[0]); err != nil {
+			t.Fatal(err)
+		}
+		// One key left, one not: the source queues ASK for the one and
+		// TRYAGAIN for the UNLINK of both; EXECABORT runs nothing, and
+		// TRYAGAIN, not the ASK, is the outcome: the batch is left unsent.
+		out, err = rt.exchange(ctx, []rcmd{tx(keys[7], keys[15])})
+		var cd *clusterDownError
+		if !errors.As(err, &cd) || out[0].state != neverSent || !strings.HasPrefix(cd.Error(), "TRYAGAIN") || rt.moved != 2 {
+			t.Fatalf("split transaction: %v %+v moved %d", err, out, rt.moved)
+		}
+		if src.Exists(ctx, keys[15]).Val() != 1 {
+			t.Fatal("an aborted transaction deleted a key") // keys[7]: the MOVED transaction below deletes it
+		}
 		// The slot moves for good: MOVED.
 		for _, k := range keys[15:] {
 			must(src.Do(ctx, "migrate", host, port, k, 0, 5000).Err())
@@ -437,8 +466,13 @@ func TestCluster(t *testing.T) {
 			must(c.Do(ctx, "cluster", "setslot", slot, "node", toID).Err())
 		}
 		out, err = rt.exchange(ctx, []rcmd{{name: "PTTL", keys: keys[5:6]}, {name: "PERSIST", keys: keys[5:6]}, {name: "UNLINK", keys: keys[15:]}})
-		if err != nil || out[0].n != -1 || out[0].node != to || out[2].n != 5 || rt.moved != 4 {
+		if err != nil || out[0].n != -1 || out[0].node != to || out[2].n != 5 || rt.moved != 5 {
 			t.Fatalf("MOVED: %v %+v moved %d", err, out, rt.moved)
+		}
+		// A transaction meets MOVED for every command queued: it goes again, whole.
+		out, err = rt.exchange(ctx, []rcmd{tx(keys[7])})
+		if err != nil || out[0].err != nil || out[0].node != to || len(out[0].elems) != 3 || out[0].elems[2].n != 1 || rt.moved != 6 {
+			t.Fatalf("MOVED, transaction: %v %+v moved %d", err, out, rt.moved)
 		}
 		// Back where it was, for the next tests: a migration the other
 		// way, so the source bumps its epoch and every node follows.
@@ -481,6 +515,51 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("%d keys left", len(left))
 		}
 		t.Logf("master 1 deleted %d keys, %d UNLINK re-sent after MOVED; master 2 deleted %d", rep.Nodes[1].Applied, rep.Nodes[1].Moved, rep.Nodes[2].Applied)
+		r.moveSlot(t, slot, dst, src, ms[2].ID, ms[1].ID, ms[1].Addr)
+	})
+
+	t.Run("a slot moves mid-delete with backup: the transactions follow", func(t *testing.T) {
+		cl := r.open(t)
+		defer r.flush(t, cl)
+		keys := names("{mv}:", 2000)
+		r.set(t, cl, keys, 0)
+		r.set(t, cl, names("b:", 1000), 0)
+		slot := Slot(keys[0])
+		ms := cl.Masters()
+		src, dst := cl.Writer(ms[1].Addr), cl.Writer(ms[2].Addr)
+		var once sync.Once
+		afterPage = func(node string) {
+			if node != ms[1].Addr {
+				return
+			}
+			once.Do(func() { r.moveSlot(t, slot, src, dst, ms[1].ID, ms[2].ID, ms[2].Addr) })
+		}
+		defer func() { afterPage = nil }()
+		cl.Parallel = 1
+		rep, err := RunBulkCluster(ctx, cl, BulkOptions{Op: OpDelete, Pattern: "[{b]*", Count: 50, Batch: 400, Backup: true, JournalDir: r.dir}, nil)
+		if err != nil || !rep.OK() || rep.Applied != 3000 || rep.BackupKeys != 3000 || rep.Nodes[1].Moved == 0 {
+			t.Fatalf("delete with backup across a slot move: %v %+v", err, rep)
+		}
+		if left := r.all(t, cl, "*"); len(left) != 0 {
+			t.Fatalf("%d keys left", len(left))
+		}
+		saved := map[string]bool{}
+		f, err := os.Open(rep.Backup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br, err := NewBackupReader(f)
+		for err == nil {
+			var e BackupEntry
+			if e, err = br.Next(); err == nil {
+				saved[string(e.Key)] = true
+			}
+		}
+		f.Close()
+		if len(saved) != 3000 || !br.Header.Cluster {
+			t.Fatalf("%d keys saved", len(saved))
+		}
+		t.Logf("%d transactions re-sent after MOVED", rep.Nodes[1].Moved)
 		r.moveSlot(t, slot, dst, src, ms[2].ID, ms[1].ID, ms[1].Addr)
 	})
 

@@ -39,10 +39,14 @@ import (
 //     unchanged_keys (it had no TTL). For delete, one variadic UNLINK
 //     answers only how many keys it removed ("applied"); "gone" counts the
 //     others, which no longer existed. Either way no key of the line exists
-//     once the line is written. With a backup, gone_keys lists the keys that
-//     had gone before DUMP: they were not sent to UNLINK.
+//     once the line is written. With a backup, the batch's DUMPs and its
+//     UNLINK ran as one transaction: every key but those in gone_keys (DUMP
+//     found them gone) was saved to the backup, then deleted, with nothing
+//     in between, and "applied" is UNLINK's count of them.
 //   - "unknown": the batch was sent and no reply came (timeout, connection
 //     cut, abort): the server may or may not have applied it. Never retried.
+//     With a backup, such keys may be deleted and missing from the backup:
+//     their values came in the reply that was lost.
 //   - "not_attempted": the keys were scanned and matched but never sent
 //     (the run stopped first). Keys the scan had not reached are in no line.
 //   - "refused": the server answered with an error (NOPERM, READONLY…):
@@ -56,7 +60,9 @@ import (
 // never came); "prev_at_ms" is the client's clock (Unix ms) when the
 // answers came. `redtop restore JOURNAL` reads them to undo the run: each
 // key changed gets PEXPIRE prev_pttl_ms - (now - prev_at_ms) back, or
-// PERSIST where it had no TTL. By hand, with jq:
+// PERSIST where it had no TTL, if it still has what the run left (the
+// header's ttl_ms, less the time since; for persist, no TTL), unless
+// --force. By hand, with jq:
 //
 //	jq -c 'select(.type=="batch" and .prev_pttl_ms) | [.keys, .prev_pttl_ms, .prev_at_ms]' JOURNAL
 //
@@ -66,7 +72,9 @@ import (
 // "restore", "file" the backup (or journal, with "undo" its op) restored
 // from; one line per batch and outcome: "restored", "skipped_exists"
 // (exists, no --replace), "skipped_expired" (its TTL ran out since),
-// "skipped_gone" (undo: the key no longer exists), "failed" (the server
+// "skipped_gone" (undo: the key no longer exists), "skipped_changed" (undo:
+// the key's TTL is no longer what the run left, so it was left alone),
+// "failed" (the server
 // refused it, "error" says why), "unknown", "not_attempted"; the footer's
 // "report" is the RestoreReport.
 //
@@ -137,6 +145,7 @@ const (
 	ResultSkippedExists  = "skipped_exists"
 	ResultSkippedExpired = "skipped_expired"
 	ResultSkippedGone    = "skipped_gone"
+	ResultSkippedChanged = "skipped_changed"
 	ResultFailed         = "failed"
 )
 
@@ -341,7 +350,7 @@ type JournalKeys struct {
 	Prev []PrevTTL
 
 	// Restore journals: what became of each key.
-	Restored, SkippedExists, SkippedExpired, SkippedGone, Failed []string
+	Restored, SkippedExists, SkippedExpired, SkippedGone, SkippedChanged, Failed []string
 }
 
 // PrevTTL is a key's TTL before an expire or persist run changed it.
@@ -428,6 +437,8 @@ func ReadJournal(r io.Reader) (*JournalKeys, error) {
 				out.SkippedExpired = append(out.SkippedExpired, keys...)
 			case ResultSkippedGone:
 				out.SkippedGone = append(out.SkippedGone, keys...)
+			case ResultSkippedChanged:
+				out.SkippedChanged = append(out.SkippedChanged, keys...)
 			case ResultFailed:
 				out.Failed = append(out.Failed, keys...)
 			case ResultApplied:

@@ -22,8 +22,12 @@ type RestoreOptions struct {
 	// Replace overwrites keys that exist again (RESTORE … REPLACE);
 	// without it they are skipped and counted in Existing.
 	Replace bool
-	// DryRun sends no write: EXISTS for each key tells what would happen.
+	// DryRun sends no write: EXISTS for each key (an undo: PTTL) tells
+	// what would happen.
 	DryRun bool
+	// Force (an undo only): put each key's old TTL back even where it has
+	// changed since the run; without it such keys are left alone.
+	Force bool
 
 	Batch   int           // keys per round trip; 0 means DefaultBatch
 	Timeout time.Duration // deadline of each round trip; 0 means DefaultTimeout
@@ -62,6 +66,13 @@ type RestoreReport struct {
 	// Gone counts keys that no longer exist (nothing to put back).
 	Undo Op    `json:"undo,omitempty"`
 	Gone int64 `json:"gone,omitempty"`
+	// Changed (an undo): keys whose TTL is no longer what the run left
+	// (persisted, given another TTL, rewritten since): left alone, or with
+	// Force put back all the same (and counted in Restored too).
+	// ChangedKeys names the first few, escaped.
+	Changed     int64    `json:"changed"`
+	ChangedKeys []string `json:"changed_keys,omitempty"`
+	Force       bool     `json:"force,omitempty"`
 
 	Journal string `json:"journal,omitempty"` // this restore's own journal
 
@@ -168,6 +179,9 @@ func restore(ctx context.Context, tgt restoreTarget, path string, opt RestoreOpt
 	}
 	if kind == "redtop-journal" {
 		return undo(ctx, tgt, path, opt)
+	}
+	if opt.Force {
+		return nil, errors.New("--force goes with a journal (an undo), not a backup file: --replace overwrites keys that exist")
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -175,20 +175,43 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 }
 
-// TestBackupSkipsKeysGoneBeforeDump: only keys saved are unlinked.
+// TestBackupRefusedDump: a user who may not DUMP has the batch's
+// transaction refused while queued (EXECABORT): nothing is deleted, and
+// the keys are journaled refused. A user who may not run MULTI is refused
+// before anything is sent: the commands would run one by one.
 func TestBackupRefusedDump(t *testing.T) {
 	ctx := context.Background()
 	b := newBulkRig(t)
 	b.set(t, "d:1", "d:2", "d:3")
-	b.addUser(t, "nodump", "~*", "+@read", "-dump", "+unlink", "+info", "+acl|dryrun")
+	b.addUser(t, "nodump", "~*", "+@read", "-dump", "+unlink", "+info", "+acl|dryrun", "+multi", "+exec", "+discard")
 	opt := b.opts(OpDelete, "d:*")
 	opt.Backup = true
 	rep, err := RunBulk(ctx, b.rig.client(t, "nodump", "pw"), b.rig.writer(t, "nodump", "pw"), opt, nil)
-	if err == nil || !strings.Contains(err.Error(), "--no-backup") || rep.Refused != 3 || rep.Applied != 0 {
+	if err == nil || !strings.Contains(err.Error(), "--no-backup") || !strings.Contains(err.Error(), "NOPERM") || rep == nil || rep.Refused != 3 || rep.Applied != 0 {
 		t.Fatalf("err %v report %+v", err, rep)
+	}
+	if j := readJournal(t, rep.Journal); len(j.Refused) != 3 {
+		t.Fatalf("journal: %d refused", len(j.Refused))
 	}
 	if b.dbsize(t) != 3 {
 		t.Fatal("keys were deleted without a backup")
+	}
+
+	b.addUser(t, "nomulti", "~*", "+@read", "+unlink", "+info", "+acl|dryrun")
+	before := b.counts(t)
+	opt.JournalDir = t.TempDir()
+	rep, err = RunBulk(ctx, b.rig.client(t, "nomulti", "pw"), b.rig.writer(t, "nomulti", "pw"), opt, nil)
+	if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "refused MULTI") || !strings.Contains(err.Error(), "--no-backup") || rep != nil {
+		t.Fatalf("without +multi: err %v report %+v", err, rep)
+	}
+	after := b.counts(t)
+	for _, c := range []string{"dump", "unlink", "pttl"} {
+		if after.calls[c] != before.calls[c] {
+			t.Fatalf("%s sent", c)
+		}
+	}
+	if ents, _ := os.ReadDir(opt.JournalDir); len(ents) != 0 || b.dbsize(t) != 3 {
+		t.Fatalf("files left %v, or keys deleted", ents)
 	}
 }
 
