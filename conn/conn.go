@@ -5,6 +5,7 @@
 package conn
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +97,10 @@ type Target struct {
 	// Sentinel, with --sentinel: Addr is the master the sentinels named
 	// (empty until LocateMaster). Shared by copies of the Target: read only.
 	Sentinel *Sentinel
+	// Handshake, when set, is told about each new connection that go-redis
+	// opens from Options (HELLO, SELECT when DB != 0, CLIENT SETNAME), so
+	// redtop can count them as its own traffic.
+	Handshake func(addr string, db int)
 }
 
 // String names the target for humans: never includes the password.
@@ -344,7 +350,35 @@ func (t Target) Options() *redis.Options {
 		o.TLSConfig = t.TLS.Clone()
 		o.Dialer = tlsDialer(o.TLSConfig, t.Timeout)
 	}
+	if h := t.Handshake; h != nil {
+		o.OnConnect = bookHandshake(o, h)
+	}
 	return o
+}
+
+// bookHandshake is the OnConnect hook of a target with a Handshake. It
+// reads o.Addr and o.DB when it runs: a cluster node's options are a
+// target's with the address replaced. Not inlined: an inlined copy would
+// make closures with other code, and OnlyBooks compares the code.
+//
+//go:noinline
+func bookHandshake(o *redis.Options, h func(string, int)) func(context.Context, *redis.Conn) error {
+	return func(context.Context, *redis.Conn) error {
+		h(o.Addr, o.DB)
+		return nil
+	}
+}
+
+// bookingHook is the code of bookHandshake's hooks (closures of one
+// literal share it).
+var bookingHook = reflect.ValueOf(bookHandshake(&redis.Options{}, func(string, int) {})).Pointer()
+
+// OnlyBooks reports whether o's OnConnect hook, if any, only books the
+// handshake (Target.Handshake): a raw connection that sends and books its
+// own handshake may ignore it, where another hook (CLIENT NO-TOUCH, say)
+// would have to be reproduced.
+func OnlyBooks(o *redis.Options) bool {
+	return o.OnConnect == nil || reflect.ValueOf(o.OnConnect).Pointer() == bookingHook
 }
 
 // WriterOptions are for the client that sends writes (UNLINK, EXPIRE…):

@@ -1,6 +1,7 @@
 package conn_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"redtop/conn"
@@ -387,5 +389,19 @@ func TestResolveDoesNotTouchProcessEnv(t *testing.T) {
 	}
 	if v := os.Getenv("REDISCLI_AUTH"); v != "process-env" {
 		t.Errorf("REDISCLI_AUTH changed to %q", v)
+	}
+}
+
+func TestOnlyBooks(t *testing.T) {
+	if !conn.OnlyBooks(conn.Target{}.Options()) {
+		t.Error("no hook: a raw connection may be used")
+	}
+	booked := conn.Target{Handshake: func(string, int) {}}.Options()
+	if !conn.OnlyBooks(booked) {
+		t.Error("the booking hook is taken for another")
+	}
+	booked.OnConnect = func(context.Context, *redis.Conn) error { return nil }
+	if conn.OnlyBooks(booked) {
+		t.Error("another hook is taken for the booking one")
 	}
 }

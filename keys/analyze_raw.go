@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"redtop/conn"
 	"redtop/redisinfo"
 )
 
@@ -52,7 +53,7 @@ var errNoRaw = errors.New("no raw connection for these options")
 
 func dialRaw(ctx context.Context, c *redis.Client, timeout time.Duration) (*rawConn, error) {
 	o := c.Options()
-	if o.Dialer == nil || o.OnConnect != nil || o.CredentialsProvider != nil ||
+	if o.Dialer == nil || !conn.OnlyBooks(o) || o.CredentialsProvider != nil ||
 		o.CredentialsProviderContext != nil || o.StreamingCredentialsProvider != nil {
 		return nil, errNoRaw
 	}

@@ -1,6 +1,9 @@
 package redisinfo
 
-import "sync"
+import (
+	"strconv"
+	"sync"
+)
 
 // Ledger counts what redtop itself sends, per node, so the dashboard can
 // take it out of the figures it shows. TYPE, TTL, OBJECT, EXISTS and GET
@@ -53,6 +56,35 @@ func (l *Ledger) Call(addr, cmd string, n int64) {
 	l.node(addr).Calls[cmd] += n
 	l.mu.Unlock()
 }
+
+// Handshake records what go-redis sends on each new connection (see
+// conn.Target.Handshake): HELLO 2 [AUTH …] SETNAME redtop, SELECT when db
+// is not 0, and CLIENT SETNAME. The bytes are the sizes of
+// those commands and replies without credentials (HELLO's reply depends
+// on the server's version by a few bytes): close enough for rates.
+func (l *Ledger) Handshake(addr string, db int) {
+	if l == nil {
+		return
+	}
+	in := int64(respLen([]string{"hello", "2", "setname", "redtop"}) + respLen([]string{"client", "setname", "redtop"}))
+	out := int64(handshakeReply + 5)
+	l.mu.Lock()
+	o := l.node(addr)
+	o.Calls["hello"]++
+	o.Calls["client|setname"]++
+	if db != 0 {
+		o.Calls["select"]++
+		in += int64(respLen([]string{"select", strconv.Itoa(db)}))
+		out += 5
+	}
+	o.NetIn += in
+	o.NetOut += out
+	l.mu.Unlock()
+}
+
+// handshakeReply is the size of HELLO 2's reply from Redis 7.0 standalone
+// (an array of 14: server, version, proto, id, mode, role, modules).
+const handshakeReply = 150
 
 // Bytes records traffic between redtop and a node, as the server counts it
 // in total_net_input_bytes (in) and total_net_output_bytes (out).
