@@ -100,16 +100,6 @@ func aclLog(t *testing.T, c *redis.Client) []aclEntry {
 	return out
 }
 
-// knownBug skips the rest of a test while redtop still behaves as bug
-// says (see the report on issue #6); once fixed, the test's assertions
-// that follow apply.
-func knownBug(t *testing.T, present bool, bug string) {
-	t.Helper()
-	if present {
-		t.Skip("KNOWN BUG: " + bug)
-	}
-}
-
 // wantACLLog checks the server's ACL LOG holds exactly the refusals want
 // (object → count), and resets it.
 func wantACLLog(t *testing.T, c *redis.Client, want map[string]int64) {
@@ -146,15 +136,15 @@ func TestACLMonitoringUser(t *testing.T) {
 	args := func(more ...string) []string { return append(append([]string{}, mon...), more...) }
 
 	t.Run("the issue's rule order", func(t *testing.T) {
-		// With -@dangerous last, INFO is gone: redtop says so in one line.
-		// (Twice refused: main's cluster check, then the poll.)
+		// With -@dangerous last, INFO is gone: redtop says so in one line,
+		// from the first refusal (main's cluster check): one ACL LOG entry.
 		err := setUser(admin, "literal", "on", ">lit-pw", "~*", "&*", "+@read", "+@connection", "+info", "+client|list", "+slowlog|get", "+latency", "-@dangerous")
 		if err != nil {
 			t.Fatal(err)
 		}
 		code, out, errOut := runArgs(t, "-p", port, "--user", "literal", "-a", "lit-pw", "--once")
 		oneLine(t, "--once", code, out, errOut, "permission denied at literal@127.0.0.1:"+port, "'info'")
-		wantACLLog(t, admin, map[string]int64{"info": 2})
+		wantACLLog(t, admin, map[string]int64{"info": 1})
 	})
 
 	t.Run("once json", func(t *testing.T) {
@@ -177,41 +167,39 @@ func TestACLMonitoringUser(t *testing.T) {
 		d.expect("[clients]", "◆redtop", "mon")
 		d.keys("4")
 		d.expect("Slow log ·", "set slow:key v", "settings unknown: needs +config|get")
+		// LATENCY LATEST answers without CONFIG GET: no events yet, and
+		// whether monitoring is on is not known.
+		d.expect("latency monitor: no events (threshold unknown: needs +config|get)")
 		d.keys("1", "4", "R") // again: CONFIG GET is not asked again
-		d.expect("Slow log ·", "set slow:key v")
-		latencyKnown := !strings.Contains(ansi.Strip(d.screen()), "latency monitor: unknown (needs +config|get)")
+		d.expect("Slow log ·", "set slow:key v", "threshold unknown: needs +config|get")
 
 		d.keys("5")
 		// ACL DRYRUN is @admin: the user cannot ask what it may do, so
-		// MONITOR's refusal is learnt on the first try, and remembered.
+		// MONITOR's refusal is learnt on the first try, said in the pane at
+		// once, and remembered.
 		d.expect("MONITOR · not running")
 		d.keys("s", "y")
-		d.expect("MONITOR: needs +monitor")
-		paneSaysWhy := strings.Contains(ansi.Strip(d.screen()), "MONITOR is not available: needs +monitor")
+		d.expect("MONITOR: needs +monitor", "MONITOR is not available: needs +monitor")
 		d.keys("1", "5")
 		d.expect("MONITOR is not available: needs +monitor")
 		d.keys("s")
 		d.expect("MONITOR is not available: needs +monitor")
 
+		// Writes are off before anything is tried: the write commands'
+		// own refusals on a key that cannot exist said so.
 		d.keys("2")
-		d.expect("acl:", "slow:")
-		writesOff := strings.Contains(ansi.Strip(d.screen()), "read-only")
+		d.expect("acl:", "slow:", "read-only: user mon lacks +unlink")
+		d.keys("enter", "d")
+		d.expect("read-only: user mon lacks")
 		d.keys("q")
 		wantACLLog(t, admin, map[string]int64{
 			"acl|whoami": 1, // the activity panes' permission probe
-			"acl|dryrun": 3, // the key browser's write probe: UNLINK, PEXPIRE, PERSIST in one pipeline
+			"acl|dryrun": 1, // the key browser's write probe: refused once, not asked again
+			"unlink":     1, // … then the write commands themselves, on a key that cannot exist
+			"pexpire":    1,
+			"persist":    1,
 			"config|get": 1, // the slow log and latency settings
 			"monitor":    1,
-		})
-
-		t.Run("latency pane", func(t *testing.T) {
-			knownBug(t, !latencyKnown, "activitysource.go LatencyEvents asks CONFIG GET latency-monitor-threshold first and, when it is refused, never runs LATENCY LATEST, which the user may run")
-		})
-		t.Run("MONITOR pane says why at once", func(t *testing.T) {
-			knownBug(t, !paneSaysWhy, "ui/monitor.go handleData(monitorStartMsg) shows a refused MONITOR only in the status line; the pane says \"not available\" only after it is entered again")
-		})
-		t.Run("browser writes off up front", func(t *testing.T) {
-			knownBug(t, !writesOff, "keys/server.go probeACL: a user who may not run ACL DRYRUN (it is @admin) gets no write check, so the browser offers delete and the first write gets NOPERM")
 		})
 	})
 
@@ -220,8 +208,9 @@ func TestACLMonitoringUser(t *testing.T) {
 		if n, _ := admin.Exists(context.Background(), "acl:user:0").Result(); n != 1 {
 			t.Fatal("a key was deleted")
 		}
-		knownBug(t, strings.Contains(out, "acl:user:* matches"), "keys/server.go probeACL: without ACL DRYRUN, keys delete scans, DUMPs every key to the backup, then gets NOPERM on the first UNLINK")
-		oneLine(t, "keys delete", code, out, errOut, "mon", "unlink", "nothing sent")
+		oneLine(t, "keys delete", code, out, errOut, "read-only: nothing sent: user mon lacks +unlink, +pexpire, +persist")
+		// Refused before SCAN and DUMP: the probe's refusals only.
+		wantACLLog(t, admin, map[string]int64{"acl|dryrun": 1, "unlink": 1, "pexpire": 1, "persist": 1})
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,4 +85,39 @@ func TestMonitorHotKeysByFreqUnderLFU(t *testing.T) {
 	d.settle()
 	d.expect("hot keys (OBJECT FREQ of the keys MONITOR saw most)", "freq  hot:key")
 	d.keys("x")
+}
+
+// TestLatencyEventsWithoutConfigGet: a user who may run LATENCY LATEST but
+// not CONFIG GET sees the events, with the threshold unknown; CONFIG GET
+// is refused once per session, not once per refresh.
+func TestLatencyEventsWithoutConfigGet(t *testing.T) {
+	srv := redisproc.ForTest(t, redisproc.Options{Args: []string{"--latency-monitor-threshold", "10", "--enable-debug-command", "yes"}})
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr(), DisableIdentity: true, Protocol: 2})
+	defer admin.Close()
+	if err := setUser(admin, "lat", "on", ">lat-pw", "~*", "&*", "+@read", "+@connection", "+info", "+latency"); err != nil {
+		t.Fatal(err)
+	}
+	admin.Do(ctx, "acl", "log", "reset")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	app, err := connect(ctx, targetFor(t, "-p", strconv.Itoa(srv.Port), "--user", "lat", "-a", "lat-pw"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	src := newActivitySource(app, time.Minute)
+
+	d, err := src.LatencyEvents(ctx, "")
+	if err != nil || d.Enabled || d.Hint != "no events (threshold unknown: needs +config|get)" {
+		t.Fatalf("no events yet: %+v, %v", d, err)
+	}
+	if err := admin.Do(ctx, "debug", "sleep", "0.05").Err(); err != nil {
+		t.Fatal(err)
+	}
+	d, err = src.LatencyEvents(ctx, "")
+	if err != nil || !d.Enabled || len(d.Events) != 1 || d.Events[0].Name != "command" || d.Events[0].Latest < 40*time.Millisecond {
+		t.Fatalf("after a 50 ms command: %+v, %v", d, err)
+	}
+	wantACLLog(t, admin, map[string]int64{"acl|whoami": 1, "config|get": 1})
 }

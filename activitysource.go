@@ -271,6 +271,11 @@ func (s *activitySource) Ping(ctx context.Context, node string) (time.Duration, 
 	return s.at(node).pinger.Sample(ctx)
 }
 
+// LatencyEvents reads latency-monitor-threshold (CONFIG GET), then LATENCY
+// LATEST. A user who may not run CONFIG GET (it is @admin) may still run
+// LATENCY LATEST: its events are shown, and the threshold is unknown; with
+// no events it cannot be told whether monitoring is off or nothing
+// happened, so the line says both.
 func (s *activitySource) LatencyEvents(ctx context.Context, node string) (ui.LatencyData, error) {
 	nc := s.at(node)
 	var on bool
@@ -278,7 +283,11 @@ func (s *activitySource) LatencyEvents(ctx context.Context, node string) (ui.Lat
 		on, _, err = redisinfo.LatencyEnabled(ctx, nc.reader, nc.addr, s.ledger)
 		return err
 	})
+	thresholdUnknown := ""
 	switch {
+	case err != nil && !s.gate.Allowed(redisinfo.FeatureConfigGet):
+		// Refused (or CONFIG renamed): the gate keeps it from being asked again.
+		thresholdUnknown = "threshold unknown: " + err.Error()
 	case err != nil:
 		return ui.LatencyData{Hint: "unknown (" + err.Error() + ")"}, nil
 	case !on:
@@ -289,10 +298,16 @@ func (s *activitySource) LatencyEvents(ctx context.Context, node string) (ui.Lat
 		evs, err = redisinfo.FetchLatencyLatest(ctx, nc.reader, nc.addr, s.ledger)
 		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil && thresholdUnknown != "":
+		return ui.LatencyData{Hint: "unknown (" + thresholdUnknown + "; LATENCY LATEST: " + err.Error() + ")"}, nil
+	case err != nil:
 		return ui.LatencyData{Enabled: true, Hint: err.Error()}, nil
+	case thresholdUnknown != "" && len(evs) == 0:
+		// Off, or on and quiet: no way to tell without the threshold.
+		return ui.LatencyData{Hint: "no events (" + thresholdUnknown + ")"}, nil
 	}
-	d := ui.LatencyData{Enabled: true}
+	d := ui.LatencyData{Enabled: true, Hint: thresholdUnknown}
 	for _, e := range evs {
 		d.Events = append(d.Events, ui.LatencyEvent{Name: e.Name, Time: e.Time, Latest: e.Latest, Max: e.Max})
 	}

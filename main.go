@@ -234,6 +234,10 @@ func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, 
 	if err != nil {
 		return nil, err
 	}
+	// Every connection go-redis opens from t (and from its copies: cluster
+	// nodes, the panes' and browser's clients) books its handshake.
+	ledger := redisinfo.NewLedger()
+	t.Handshake = ledger.Handshake
 	client := redis.NewClient(t.Options())
 	pctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
@@ -241,7 +245,6 @@ func connect(ctx context.Context, t conn.Target, interval time.Duration) (*App, 
 		client.Close()
 		return nil, conn.Explain(err, t)
 	}
-	ledger := redisinfo.NewLedger()
 	ledger.Call(t.Addr, "ping", 1)
 	app := &App{Target: t, Interval: interval, Client: client, Ledger: ledger}
 	nodes, err := app.clusterNodes(pctx)
@@ -269,12 +272,19 @@ const clusterRefresh = 5 * time.Second
 // is a Redis Cluster (-c, or cluster_enabled:1 on the seed), and the
 // watcher that follows them; nil otherwise. The overview sums over the
 // masters (replicas hold copies); the replicas are in its nodes table.
+//
+// A user who may not run INFO gets the explained refusal here, at once:
+// everything redtop shows starts with INFO, and asking again (the poll)
+// would only add a second entry to the server's ACL LOG.
 func (a *App) clusterNodes(ctx context.Context) ([]redisinfo.Node, error) {
 	t := a.Target
 	if !t.Cluster {
 		text, err := a.Client.Info(ctx, "cluster").Result()
+		if err != nil && strings.HasPrefix(err.Error(), "NOPERM") {
+			return nil, conn.Explain(err, t)
+		}
 		if err != nil || !redisinfo.IsCluster(redisinfo.Parse(text)) {
-			return nil, nil // not a cluster, or INFO refused: one node
+			return nil, nil // not a cluster, or INFO failed otherwise: one node
 		}
 		a.Ledger.Call(t.Addr, "info", 1)
 	}

@@ -243,6 +243,8 @@ func TestBulkRefusesUpFront(t *testing.T) {
 		{name: "user without +unlink", b: master, r: nounlinkR, w: nounlinkW,
 			opt: func(o BulkOptions) BulkOptions { return o }, is: ErrDenied, has: "lacks +unlink"},
 		{name: "user without +unlink, ACL DRYRUN refused", b: master, r: nodryR, w: nodryW,
+			opt: func(o BulkOptions) BulkOptions { return o }, is: ErrDenied, has: "nothing sent: user nodryrun lacks +unlink"},
+		{name: "user without +unlink, not probed", b: master, r: nodryR, w: nodryW,
 			opt: func(o BulkOptions) BulkOptions { return o }, is: ErrDenied, has: "NOPERM", started: true},
 		{name: "retrying writer", b: master, w: master.admin, opt: func(o BulkOptions) BulkOptions { return o },
 			has: "WriterOptions"},
@@ -258,10 +260,13 @@ func TestBulkRefusesUpFront(t *testing.T) {
 			}
 			opt := tt.opt(b.opts(OpDelete, "a:*"))
 			opt.JournalDir = t.TempDir()
-			if tt.name != "user without +unlink, ACL DRYRUN refused" {
-				opt.Caps = nil
-			} else {
+			switch tt.name {
+			case "user without +unlink, ACL DRYRUN refused":
 				opt.Caps = caps(b, r)
+			case "user without +unlink, not probed": // nothing known: the server's NOPERM stops the run
+				opt.Caps = &Caps{}
+			default:
+				opt.Caps = nil
 			}
 			digest := b.digest(t)
 			before := b.counts(t)

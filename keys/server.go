@@ -1,9 +1,12 @@
 package keys
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,15 +30,18 @@ type Caps struct {
 
 	// ReadOnly: writes would be refused, for ReadOnlyReason. A replica is
 	// read-only (even with replica-read-only no: a write there is lost at
-	// the next resync); so is a user whom ACL DRYRUN shows may run none of
-	// UNLINK, PEXPIRE and PERSIST. The user is the client's Username
-	// ("default" when empty).
+	// the next resync); so is a user who may run none of UNLINK, PEXPIRE
+	// and PERSIST, as ACL DRYRUN says or, when the user may not ask it,
+	// the commands' own NOPERM on a key that cannot exist. The user is the
+	// client's Username ("default" when empty).
 	ReadOnly       bool
 	ReadOnlyReason string
 	// Denied holds, for each write command redtop uses ("unlink", "pexpire",
-	// "persist") that the user may not run, the reason. ACLChecked is false
-	// when ACL DRYRUN could not be asked (Redis < 7.0, or the user may not
-	// run it): writes may then still fail with NOPERM, and are mapped to a
+	// "persist") that the user may not run, the reason. ACLChecked is true
+	// when every one of them is known allowed or denied; it is false when
+	// that could not be found out (Redis < 6.0 has no ACL; a replica whose
+	// user may not run ACL DRYRUN; key patterns that do not cover the probe
+	// key): writes may then still fail with NOPERM, and are mapped to a
 	// clear message when they do.
 	Denied     map[string]string
 	ACLChecked bool
@@ -55,18 +61,23 @@ func (c Caps) InspectOptions() InspectOptions {
 // writeCommands are the commands the Writer sends, as ACL names them.
 var writeCommands = []string{"unlink", "pexpire", "persist"}
 
-// Probe finds out what the server at node lets redtop do, sending at most
-// four small commands, once. It returns an error only when the server could
-// not be reached; what ACL forbids finding out is left unknown (zero value)
-// and listed in Caps.Unknown.
+// Probe finds out what the server at node lets redtop do, once, in at most
+// six round trips of small commands. It returns an error only when the
+// server could not be reached; what ACL forbids finding out is left unknown
+// (zero value) and listed in Caps.Unknown.
 //
 // Order and cost: INFO (version, role, maxmemory_policy); CONFIG GET
 // maxmemory-policy only when INFO is refused or lacks the policy (CONFIG is
 // an @admin command that monitoring users often may not run, and every
 // refusal is an error reply and an ACL LOG entry on the server); CLIENT
 // NO-TOUCH ON only when the version is 7.2 or later, or unknown, so a 7.0
-// server is not sent a command it counts as an error; ACL DRYRUN for the
-// three write commands (Redis 7.0+).
+// server is not sent a command it counts as an error; then the write
+// permissions (Redis 6.0+, see probeACL): ACL DRYRUN for the three write
+// commands (7.0+: one, then two), or, when the user may not run ACL DRYRUN
+// (it is @admin) or the server lacks it, the three commands themselves on a
+// key that cannot exist, in one pipeline. A monitoring user without writes
+// thus leaves at most four ACL LOG entries (ACL DRYRUN, UNLINK, PEXPIRE,
+// PERSIST) per session, and gets Caps.ReadOnly before anything is tried.
 //
 // When NO-TOUCH is accepted, the pooled connection that sent it stays
 // NO-TOUCH; the others are not: install EnableNoTouch on the client's
@@ -116,8 +127,10 @@ func Probe(ctx context.Context, c *redis.Client, node string, ledger *redisinfo.
 		caps.ReadOnly = true
 		caps.ReadOnlyReason = "connected to a replica"
 	}
-	if caps.Version == "" || versionAtLeast(caps.Version, 7, 0) {
-		if err := probeACL(ctx, c, node, ledger, &caps); err != nil {
+	// ACL arrived in 6.0: before, whoever is in may write.
+	if caps.Version == "" || versionAtLeast(caps.Version, 6, 0) {
+		dryRun := caps.Version == "" || versionAtLeast(caps.Version, 7, 0)
+		if err := probeACL(ctx, c, node, ledger, &caps, dryRun); err != nil {
 			return caps, err
 		}
 	}
@@ -145,45 +158,39 @@ type doer interface {
 	Do(ctx context.Context, args ...any) *redis.Cmd
 }
 
-// probeACL asks ACL DRYRUN whether the connected user may run each write
-// command. A refusal of ACL DRYRUN itself (it is @admin) leaves ACLChecked
-// false.
-func probeACL(ctx context.Context, c *redis.Client, node string, ledger *redisinfo.Ledger, caps *Caps) error {
+// probeACL finds out which of writeCommands the user may run. ACL DRYRUN
+// (dryRun: Redis 7.0+, or version unknown) asks without running anything:
+// one first, so a user who may not run it (it is @admin) is refused once,
+// then the other two in one pipeline. When the server lacks it (6.x) or the
+// user may not ask, probeWrites sends the commands themselves on a key that
+// cannot exist, unless writes are off already (a replica: they would only
+// get READONLY).
+func probeACL(ctx context.Context, c *redis.Client, node string, ledger *redisinfo.Ledger, caps *Caps, dryRun bool) error {
 	user := c.Options().Username
 	if user == "" {
 		user = "default"
 	}
-	args := map[string][]any{
-		"unlink":  {"unlink", "redtop:probe"},
-		"pexpire": {"pexpire", "redtop:probe", "1000"},
-		"persist": {"persist", "redtop:probe"},
-	}
-	pipe := c.Pipeline()
-	cmds := make([]*redis.StringCmd, len(writeCommands))
-	for i, name := range writeCommands {
-		cmds[i] = pipe.ACLDryRun(ctx, user, args[name]...)
-	}
-	_, _ = pipe.Exec(ctx)
 	denied := map[string]string{}
-	for i, name := range writeCommands {
-		reply, err := cmds[i].Result()
-		switch {
-		case err == nil:
-			ledger.Call(node, "acl|dryrun", 1)
-		case isServerReply(err):
-			bookRan(ledger, node, "acl|dryrun", err)
-			caps.Unknown = append(caps.Unknown, "write permissions: ACL DRYRUN refused: "+err.Error())
-			return nil
-		default:
+	checked, why := false, "ACL DRYRUN needs Redis 7.0"
+	if dryRun {
+		var err error
+		checked, why, err = dryRunWrites(ctx, c, node, ledger, user, denied)
+		if err != nil {
 			return err
 		}
-		// "OK", or a sentence saying why not. A key pattern that does not
-		// cover the probe key says nothing about the command itself.
-		if reply != "OK" && strings.Contains(reply, "to run the") {
-			denied[name] = fmt.Sprintf("user %s lacks +%s", user, name)
+	}
+	switch {
+	case checked:
+	case caps.ReadOnly:
+		caps.Unknown = append(caps.Unknown, "write permissions: "+why)
+	default:
+		var err error
+		checked, err = probeWrites(ctx, c, node, ledger, user, caps, denied)
+		if err != nil {
+			return err
 		}
 	}
-	caps.ACLChecked = true
+	caps.ACLChecked = checked
 	if len(denied) > 0 {
 		caps.Denied = denied
 	}
@@ -196,6 +203,118 @@ func probeACL(ctx context.Context, c *redis.Client, node string, ledger *redisin
 		caps.ReadOnlyReason = fmt.Sprintf("user %s lacks %s", user, strings.Join(reasons, ", "))
 	}
 	return nil
+}
+
+// dryRunWrites asks ACL DRYRUN about each write command, the first alone:
+// a user who may not run ACL DRYRUN, or a server without it, answers that
+// once. answered is false, with why, when ACL DRYRUN itself failed.
+func dryRunWrites(ctx context.Context, c *redis.Client, node string, ledger *redisinfo.Ledger, user string, denied map[string]string) (answered bool, why string, err error) {
+	args := map[string][]any{
+		"unlink":  {"unlink", "redtop:probe"},
+		"pexpire": {"pexpire", "redtop:probe", "1000"},
+		"persist": {"persist", "redtop:probe"},
+	}
+	for _, batch := range [][]string{writeCommands[:1], writeCommands[1:]} {
+		pipe := c.Pipeline()
+		cmds := make([]*redis.StringCmd, len(batch))
+		for i, name := range batch {
+			cmds[i] = pipe.ACLDryRun(ctx, user, args[name]...)
+		}
+		_, _ = pipe.Exec(ctx)
+		var failed, lost error
+		for i, name := range batch {
+			reply, err := cmds[i].Result()
+			switch {
+			case err == nil:
+				ledger.Call(node, "acl|dryrun", 1)
+			case isServerReply(err):
+				bookRan(ledger, node, "acl|dryrun", err)
+				failed = cmp.Or(failed, err)
+				continue
+			default:
+				lost = cmp.Or(lost, err)
+				continue
+			}
+			// "OK", or a sentence saying why not. A key pattern that does not
+			// cover the probe key says nothing about the command itself.
+			if reply != "OK" && strings.Contains(reply, "to run the") {
+				denied[name] = fmt.Sprintf("user %s lacks +%s", user, name)
+			}
+		}
+		switch {
+		case lost != nil:
+			return false, "", lost
+		case failed != nil:
+			clear(denied)
+			return false, "ACL DRYRUN refused: " + failed.Error(), nil
+		}
+	}
+	return true, "", nil
+}
+
+// probeWrites finds out which write commands the user may run by sending
+// them, pipelined in one round trip, on a key that cannot exist
+// (redtop:probe:<random hex>): UNLINK k, PEXPIRE k 1, PERSIST k. A user who
+// may run them gets 0 and nothing changes (the server counts no keyspace
+// miss for a write's lookup, and propagates nothing). A user who may not is
+// refused before the command runs: one ACL LOG entry per command per
+// session. answered is false when a refusal was about the key (a ~pattern
+// that does not cover the probe key): the commands are then left allowed,
+// and refused key by key if the patterns say so.
+//
+// Any other error reply comes after the ACL check (a cluster redirect,
+// MISCONF, NOREPLICAS…): the user may run the command. (On a cluster node
+// the random key is usually another node's: a user who may write but not
+// run ACL DRYRUN costs the node up to three MOVED replies in its
+// errorstats, once.) READONLY says the server is a replica, which INFO
+// would have said had it been allowed.
+func probeWrites(ctx context.Context, c *redis.Client, node string, ledger *redisinfo.Ledger, user string, caps *Caps, denied map[string]string) (answered bool, err error) {
+	key := fmt.Sprintf("redtop:probe:%016x", rand.Uint64())
+	args := map[string][]any{
+		"unlink":  {"unlink", key},
+		"pexpire": {"pexpire", key, 1},
+		"persist": {"persist", key},
+	}
+	pipe := c.Pipeline()
+	cmds := make([]*redis.Cmd, len(writeCommands))
+	for i, name := range writeCommands {
+		cmds[i] = pipe.Do(ctx, args[name]...)
+	}
+	_, _ = pipe.Exec(ctx)
+	answered = true
+	var lost error
+	for i, name := range writeCommands {
+		err := cmds[i].Err()
+		if err == nil {
+			ledger.Call(node, name, 1) // 0: no such key, no keyspace miss counted
+			continue
+		}
+		if !isServerReply(err) {
+			lost = cmp.Or(lost, err)
+			continue
+		}
+		bookRan(ledger, node, name, err)
+		msg := err.Error()
+		switch {
+		case strings.HasPrefix(msg, "NOPERM") && strings.Contains(msg, "permissions to run the"):
+			denied[name] = fmt.Sprintf("user %s lacks +%s", user, name)
+		case strings.HasPrefix(msg, "NOPERM"):
+			answered = false
+			note := "write permissions: unknown, the user's key patterns do not cover " + key + ": writes are tried, and refused key by key (" + msg + ")"
+			if !slices.Contains(caps.Unknown, note) {
+				caps.Unknown = append(caps.Unknown, note)
+			}
+		case strings.HasPrefix(msg, "READONLY") && !caps.ReadOnly:
+			caps.ReadOnly, caps.ReadOnlyReason = true, "connected to a replica"
+		case strings.HasPrefix(msg, "ERR unknown command"):
+			answered = false
+			caps.Unknown = append(caps.Unknown, "write permissions: "+strings.ToUpper(name)+": "+msg)
+		}
+	}
+	if lost != nil {
+		return false, lost
+	}
+	return answered, nil
 }
 
 // EnableNoTouch makes every connection opened with o send CLIENT NO-TOUCH

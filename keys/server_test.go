@@ -150,6 +150,10 @@ func TestProbe(t *testing.T) {
 	master.addUser(t, "viewer", "~*", "+@read", "+info", "+acl|dryrun", "-@write")
 	master.addUser(t, "ttlonly", "~*", "+@read", "+info", "+acl|dryrun", "+pexpire", "+persist")
 	master.addUser(t, "ro", "~*", "+@read", "-@write")
+	// Without ACL DRYRUN (it is @admin): the write commands answer for themselves.
+	master.addUser(t, "app", "~*", "+@read", "+@write", "+info")
+	master.addUser(t, "unlinker", "~*", "+@read", "+info", "+unlink")
+	master.addUser(t, "prefixed", "~app:*", "+@read", "+@write", "+info")
 	lfu := newRig(t, redisproc.Options{Unix: true, Args: []string{"--maxmemory-policy", "allkeys-lfu"}})
 	replica := newRig(t, redisproc.Options{Unix: true, Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.srv.Port)}})
 
@@ -159,6 +163,7 @@ func TestProbe(t *testing.T) {
 		user       string
 		want       Caps
 		unknownHas []string
+		refused    map[string]int64 // ACL LOG: object (a key: its prefix) → count
 	}{
 		{name: "default user", rig: master,
 			want: Caps{Version: "7.0.15", Policy: "noeviction", ACLChecked: true}},
@@ -174,8 +179,22 @@ func TestProbe(t *testing.T) {
 			want: Caps{Version: "7.0.15", Policy: "noeviction", ACLChecked: true,
 				Denied: map[string]string{"unlink": "user ttlonly lacks +unlink"}}},
 		{name: "user who may not ask", rig: master, user: "ro",
-			want:       Caps{},
-			unknownHas: []string{"INFO refused: NOPERM", "CONFIG GET refused: NOPERM", "ACL DRYRUN refused: NOPERM"}},
+			want: Caps{ReadOnly: true, ACLChecked: true,
+				ReadOnlyReason: "user ro lacks +unlink, +pexpire, +persist",
+				Denied:         map[string]string{"unlink": "user ro lacks +unlink", "pexpire": "user ro lacks +pexpire", "persist": "user ro lacks +persist"}},
+			unknownHas: []string{"INFO refused: NOPERM", "CONFIG GET refused: NOPERM"},
+			refused:    map[string]int64{"info": 1, "config|get": 1, "acl|dryrun": 1, "unlink": 1, "pexpire": 1, "persist": 1}},
+		{name: "user who may write but not ask", rig: master, user: "app",
+			want:    Caps{Version: "7.0.15", Policy: "noeviction", ACLChecked: true},
+			refused: map[string]int64{"acl|dryrun": 1}},
+		{name: "user who may only unlink and not ask", rig: master, user: "unlinker",
+			want: Caps{Version: "7.0.15", Policy: "noeviction", ACLChecked: true,
+				Denied: map[string]string{"pexpire": "user unlinker lacks +pexpire", "persist": "user unlinker lacks +persist"}},
+			refused: map[string]int64{"acl|dryrun": 1, "pexpire": 1, "persist": 1}},
+		{name: "key patterns do not cover the probe key", rig: master, user: "prefixed",
+			want:       Caps{Version: "7.0.15", Policy: "noeviction"},
+			unknownHas: []string{"key patterns do not cover redtop:probe:"},
+			refused:    map[string]int64{"acl|dryrun": 1, "redtop:probe:": 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,6 +204,8 @@ func TestProbe(t *testing.T) {
 			}
 			c := tt.rig.client(t, tt.user, pass)
 			warm(t, c)
+			tt.rig.do(t, "acl", "log", "reset")
+			keysBefore := tt.rig.admin.DBSize(ctx).Val()
 			ledger := redisinfo.NewLedger()
 			before := tt.rig.counts(t)
 			caps, err := Probe(ctx, c, "n", ledger)
@@ -192,6 +213,10 @@ func TestProbe(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkBooked(t, before, tt.rig.counts(t), ledger.Get("n"))
+			if n := tt.rig.admin.DBSize(ctx).Val(); n != keysBefore {
+				t.Errorf("the probe changed the key count: %d, then %d", keysBefore, n)
+			}
+			wantRefused(t, tt.rig, tt.refused)
 			unknown := strings.Join(caps.Unknown, "\n")
 			caps.Unknown = nil
 			if !capsEqual(caps, tt.want) {
@@ -205,6 +230,93 @@ func TestProbe(t *testing.T) {
 			if len(tt.unknownHas) == 0 && unknown != "" {
 				t.Errorf("unexpected Unknown: %s", unknown)
 			}
+		})
+	}
+}
+
+// wantRefused checks the server's ACL LOG holds exactly the refusals want:
+// object (or, for a key, a prefix of it) → count.
+func wantRefused(t *testing.T, r *rig, want map[string]int64) {
+	t.Helper()
+	v, err := r.admin.Do(context.Background(), "acl", "log", "128").Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, e := range v {
+		kv, _ := e.([]any)
+		var obj string
+		var n int64
+		for i := 0; i+1 < len(kv); i += 2 {
+			switch kv[i] {
+			case "object":
+				obj, _ = kv[i+1].(string)
+			case "count":
+				n, _ = kv[i+1].(int64)
+			}
+		}
+		for w := range want {
+			if strings.HasSuffix(w, ":") && strings.HasPrefix(obj, w) {
+				obj = w
+			}
+		}
+		got[obj] += n
+	}
+	if len(got) != len(want) {
+		t.Errorf("ACL LOG %v, want %v", got, want)
+		return
+	}
+	for obj, n := range want {
+		if got[obj] != n {
+			t.Errorf("ACL LOG %v, want %v", got, want)
+			return
+		}
+	}
+}
+
+// TestProbeWithoutDryRun is a 6.x server's path: no ACL DRYRUN, the write
+// commands answer for themselves, and a user who may write changes nothing.
+func TestProbeWithoutDryRun(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, redisproc.Options{Unix: true})
+	r.addUser(t, "viewer", "~*", "+@read")
+	r.do(t, "set", "app:k", "v")
+	for _, tt := range []struct {
+		name, user string
+		want       Caps
+		refused    map[string]int64
+	}{
+		{name: "default user", want: Caps{ACLChecked: true}},
+		{name: "user without writes", user: "viewer", want: Caps{ACLChecked: true, ReadOnly: true, ReadOnlyReason: "user viewer lacks +unlink, +pexpire, +persist",
+			Denied: map[string]string{"unlink": "user viewer lacks +unlink", "pexpire": "user viewer lacks +pexpire", "persist": "user viewer lacks +persist"}},
+			refused: map[string]int64{"unlink": 1, "pexpire": 1, "persist": 1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pass := ""
+			if tt.user != "" {
+				pass = "pw"
+			}
+			c := r.client(t, tt.user, pass)
+			warm(t, c)
+			r.do(t, "acl", "log", "reset")
+			ledger := redisinfo.NewLedger()
+			before := r.counts(t)
+			var caps Caps
+			if err := probeACL(ctx, c, "n", ledger, &caps, false); err != nil {
+				t.Fatal(err)
+			}
+			after := r.counts(t)
+			checkBooked(t, before, after, ledger.Get("n"))
+			if after.calls["acl|dryrun"] != before.calls["acl|dryrun"] {
+				t.Error("ACL DRYRUN sent")
+			}
+			if n := r.admin.DBSize(ctx).Val(); n != 1 {
+				t.Errorf("%d keys after the probe, want 1", n)
+			}
+			if !capsEqual(caps, tt.want) || len(caps.Unknown) > 0 {
+				t.Fatalf("caps\n got %+v\nwant %+v", caps, tt.want)
+			}
+			wantRefused(t, r, tt.refused)
 		})
 	}
 }

@@ -18,6 +18,7 @@ type fakeActivity struct {
 	slow    SlowlogData
 	resets  int
 	denied  map[string]string
+	learn   map[string]string // refusals learnt on the first call, as a gate does
 	asked   map[string]int
 	stream  *fakeStream
 	pings   int
@@ -61,7 +62,16 @@ func (f *fakeActivity) LatencyEvents(_ context.Context, node string) (LatencyDat
 }
 func (f *fakeActivity) Monitor(_ context.Context, node string) (MonitorStream, error) {
 	f.note("Monitor", node)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if why, ok := f.denied["monitor"]; ok {
+		return nil, errors.New(why)
+	}
+	if why, ok := f.learn["monitor"]; ok {
+		if f.denied == nil {
+			f.denied = map[string]string{}
+		}
+		f.denied["monitor"] = why
 		return nil, errors.New(why)
 	}
 	f.stream = &fakeStream{}
@@ -237,6 +247,33 @@ func TestMonitorDeniedIsExplained(t *testing.T) {
 	press(t, m, "s")
 	if m.monitor.Capturing() || a.stream != nil {
 		t.Fatal("start offered without the permission")
+	}
+}
+
+// TestMonitorRefusedAtStartIsExplained: when nothing said MONITOR was
+// denied (the user may not run ACL DRYRUN), the first start is refused, and
+// the pane says why at once, not only after it is entered again.
+func TestMonitorRefusedAtStartIsExplained(t *testing.T) {
+	a := &fakeActivity{learn: map[string]string{"monitor": "needs +monitor"}}
+	m, _ := withActivity(t, a, false)
+	press(t, m, "5")
+	if s := screen(m); strings.Contains(s, "not available") {
+		t.Fatalf("denied before trying:\n%s", s)
+	}
+	press(t, m, "s", "y")
+	s := screen(m)
+	if !strings.Contains(s, "MONITOR is not available: needs +monitor") || !strings.Contains(s, "MONITOR: needs +monitor") {
+		t.Fatalf("the pane does not say why:\n%s", s)
+	}
+	if strings.Contains(s, "It is expensive on a busy server") {
+		t.Fatalf("the pane still offers to start:\n%s", s)
+	}
+	press(t, m, "s")
+	if m.monitor.Capturing() {
+		t.Fatal("start offered again after the refusal")
+	}
+	if n := strings.Count(strings.Join(a.calls, "\n"), "Monitor"); n != 1 {
+		t.Fatalf("Monitor called %d times", n)
 	}
 }
 

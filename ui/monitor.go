@@ -167,7 +167,10 @@ func (p *monitorPane) handleData(msg tea.Msg) (tea.Cmd, bool) {
 	case monitorStartMsg:
 		p.starting = false
 		if msg.err != nil {
-			return status(errLevel, "MONITOR: "+msg.err.Error()), true
+			// A refusal the source now remembers (NOPERM, MONITOR renamed)
+			// comes back as a permMsg: the pane says why at once, not only
+			// after it is entered again.
+			return tea.Batch(status(errLevel, "MONITOR: "+msg.err.Error()), permCmd(p.ctx, p.src, "monitor")), true
 		}
 		p.stream, p.lines, p.stats, p.on = msg.stream, nil, MonitorStats{Started: p.now()}, msg.node
 		p.gen++
