@@ -440,8 +440,14 @@ const recentEvent = 10 * time.Minute
 // words, quorum, sentinels and epoch, or how old the view is when no
 // sentinel answers.
 func (o *overview) sentinel(sn *redisinfo.SentinelInfo) string {
-	sym, style := eventSymbol(sn.Level(), o.st)
-	if sn.Level() == redisinfo.OK {
+	// The master's own state: a replica that lags or is down shows on the
+	// replicas line, not as "! ok".
+	lvl := sn.Level()
+	if sn.Err == nil && sn.Status() == "ok" {
+		lvl = redisinfo.OK
+	}
+	sym, style := eventSymbol(lvl, o.st)
+	if lvl == redisinfo.OK {
 		sym = "✔"
 	}
 	if sn.Err != nil {
