@@ -91,9 +91,7 @@ func (s *activitySource) at(node string) *nodeConns {
 	}
 	nc := s.nodes[node]
 	if nc == nil {
-		t := s.target
-		t.Network, t.Addr, t.DB = "tcp", node, 0
-		nc = s.dial(t, nil)
+		nc = s.dial(s.target.ForNode(node), nil)
 		s.nodes[node] = nc
 	}
 	return nc

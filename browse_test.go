@@ -62,18 +62,7 @@ type driver struct {
 
 func startBrowsing(t *testing.T, srv *redisproc.Server, w, h int) (*driver, *App) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	app, err := connect(ctx, conn.Target{Network: srv.Network(), Addr: srv.Addr(), Timeout: 2 * time.Second}, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { app.Close() })
-	d := &driver{t: t, m: app.Model(ctx), out: make(chan tea.Msg, 1024)}
-	d.send(tea.WindowSizeMsg{Width: w, Height: h})
-	d.run(d.m.Init())
-	d.settle()
-	return d, app
+	return startTarget(t, conn.Target{Network: srv.Network(), Addr: srv.Addr(), Timeout: 2 * time.Second}, time.Minute, w, h)
 }
 
 func (d *driver) run(cmd tea.Cmd) {

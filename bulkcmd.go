@@ -207,15 +207,11 @@ func runBulk(ctx context.Context, app *App, op keys.Op, args []string, env bulkE
 	}
 
 	// On a cluster, every master.
-	var cl *keys.Cluster
-	if app.ClusterMasters > 0 {
-		c, err := openCluster(ctx, app)
-		if err != nil {
-			return fail(1, "%v", err)
-		}
-		defer c.Close()
-		cl = c
+	cl, err := openClusterIf(ctx, app)
+	if err != nil {
+		return fail(1, "%v", err)
 	}
+	defer cl.Close()
 
 	// What the server lets us do, before asking anyone to confirm.
 	var refusal error
@@ -252,7 +248,6 @@ func runBulk(ctx context.Context, app *App, op keys.Op, args []string, env bulkE
 		prog.line(fmt.Sprintf("counting: %s matching of %s scanned, %.0f%%%s", humanize.Comma(p.Matched), humanize.Comma(p.Scanned), 100*p.Fraction, nodeProgress(p.Nodes)))
 	}
 	var pv *keys.PreviewResult
-	var err error
 	if cl != nil {
 		pv, err = keys.PreviewCluster(ctx, cl, opt, counting)
 	} else {
@@ -762,15 +757,11 @@ func restoreCmd(ctx context.Context, app *App, args []string, env bulkEnv, stdou
 	}
 	opt := keys.RestoreOptions{Replace: *replace, Force: *force, DryRun: *dryRun, Timeout: app.Target.Timeout,
 		Target: app.Target.String(), Node: app.Target.Addr, Ledger: app.Ledger}
-	var cl *keys.Cluster
-	if app.ClusterMasters > 0 {
-		c, err := openCluster(ctx, app)
-		if err != nil {
-			return fail(1, "%v", err)
-		}
-		defer c.Close()
-		cl = c
+	cl, err := openClusterIf(ctx, app)
+	if err != nil {
+		return fail(1, "%v", err)
 	}
+	defer cl.Close()
 	if !*dryRun {
 		if app.Browse.readOnly {
 			return fail(1, "%v: redtop runs with --readonly: nothing sent", keys.ErrReadOnly)

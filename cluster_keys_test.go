@@ -110,23 +110,11 @@ func (k *keysCluster) flush(t *testing.T) {
 // and returns the replica's address.
 func (k *keysCluster) failover(t *testing.T, master string) string {
 	t.Helper()
-	ctx := context.Background()
-	_, mport, _ := strings.Cut(master, ":")
-	for _, s := range k.rc.Nodes {
-		c := redis.NewClient(&redis.Options{Addr: s.Addr(), DisableIdentity: true, Protocol: 2})
-		info, err := c.Info(ctx, "replication").Result()
-		if err == nil && strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+mport+"\r\n") {
-			err = c.Do(ctx, "cluster", "failover").Err()
-			c.Close()
-			if err != nil {
-				t.Error(err)
-			}
-			return s.Addr()
-		}
-		c.Close()
+	addr, err := k.rc.Failover(context.Background(), master)
+	if err != nil {
+		t.Error(err)
 	}
-	t.Errorf("no replica of %s", master)
-	return ""
+	return addr
 }
 
 // masters lists the masters' addresses as the cluster client sees them.

@@ -251,6 +251,15 @@ func openCluster(ctx context.Context, app *App) (*keys.Cluster, error) {
 	return cl, nil
 }
 
+// openClusterIf is openCluster when app's server is a cluster, else a nil
+// Cluster (which Close accepts).
+func openClusterIf(ctx context.Context, app *App) (*keys.Cluster, error) {
+	if app.ClusterMasters <= 0 {
+		return nil, nil
+	}
+	return openCluster(ctx, app)
+}
+
 // clusterProgressLine shows how far each master has gone, on stderr when
 // it is a terminal, at most ten times a second. done clears the line.
 func clusterProgressLine(stderr io.Writer, what string) (progress func(keys.ClusterProgress), done func()) {

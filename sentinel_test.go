@@ -11,29 +11,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/spf13/pflag"
 
 	"redtop/conn"
 	"redtop/internal/redisproc"
 	"redtop/redisinfo"
 	"redtop/ui"
 )
-
-// sentinelTarget resolves args as main does.
-func sentinelTarget(t *testing.T, args ...string) conn.Target {
-	t.Helper()
-	var c conn.Config
-	fs := pflag.NewFlagSet("redtop", pflag.ContinueOnError)
-	c.Bind(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	target, _, err := c.Resolve(func(string) string { return "" }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return target
-}
 
 // TestSentinelOnceJSON: redtop --sentinel … --master … --once --json
 // reports the master's figures and the sentinel's view.
@@ -132,7 +115,7 @@ func TestSentinelFollowsFailover(t *testing.T) {
 	set := redisproc.SentinelSetForTest(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	target := sentinelTarget(t, "--sentinel", set.Sentinel.Addr(), "--master", "mymaster", "-n", "3", "--timeout", "1s")
+	target := targetFor(t, "--sentinel", set.Sentinel.Addr(), "--master", "mymaster", "-n", "3", "--timeout", "1s")
 	app, err := connect(ctx, target, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)

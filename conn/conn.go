@@ -121,6 +121,13 @@ func (t Target) String() string {
 	return s
 }
 
+// ForNode is t pointed at another node of its cluster: same credentials,
+// TLS and timeouts, by TCP, on database 0 (a cluster has no other).
+func (t Target) ForNode(addr string) Target {
+	t.Network, t.Addr, t.DB = "tcp", addr, 0
+	return t
+}
+
 // Resolve applies URI, flags and the REDISCLI_AUTH environment variable, in
 // redis-cli's order: a URI sets everything it names; flags given explicitly
 // override it. It returns warnings to print (never containing a password).

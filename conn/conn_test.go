@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"redtop/conn"
+	"redtop/internal/redisproc"
 )
 
 // redisCLIWarning is the line redis-cli 6 and 7 print, byte for byte.
@@ -108,7 +109,7 @@ func TestResolve(t *testing.T) {
 
 func TestResolveTLSConfig(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "resolve-ca")
+	pki := redisproc.PKIForTest(t, "resolve-ca")
 	tests := []struct {
 		name       string
 		args       []string
@@ -120,7 +121,7 @@ func TestResolveTLSConfig(t *testing.T) {
 		{name: "host flag renames rediss", args: []string{"-u", "rediss://a.example", "-h", "b.example"}, serverName: "b.example"},
 		{name: "tls with ip", args: []string{"--tls"}, serverName: "127.0.0.1"},
 		{name: "sni wins", args: []string{"--tls", "-h", "10.1.1.1", "--sni", "redis.internal"}, serverName: "redis.internal"},
-		{name: "cacert turns tls on", args: []string{"--cacert", ca.file, "-h", "localhost"}, serverName: "localhost", rootCAs: true},
+		{name: "cacert turns tls on", args: []string{"--cacert", pki.CAFile, "-h", "localhost"}, serverName: "localhost", rootCAs: true},
 		{name: "insecure", args: []string{"--tls", "--insecure"}, serverName: "127.0.0.1", insecure: true},
 		{name: "skip_verify with insecure", args: []string{"-u", "rediss://h?skip_verify=true", "--insecure"}, serverName: "h", insecure: true},
 		{name: "skip_verify=false is fine", args: []string{"-u", "rediss://h?skip_verify=false"}, serverName: "h"},
@@ -235,8 +236,8 @@ func TestResolveWarnings(t *testing.T) {
 
 func TestResolveRefuses(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "refuse-ca")
-	cert, key := ca.issue(t, "client")
+	pki := redisproc.PKIForTest(t, "refuse-ca")
+	cert, key := pki.ClientCertFile, pki.ClientKeyFile
 	notPEM := writeFile(t, "not.pem", []byte("hello"))
 	missing := filepath.Join(t.TempDir(), "missing-ca.crt")
 	tests := []struct {

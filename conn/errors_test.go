@@ -204,7 +204,7 @@ func TestExplainNoSuchDB(t *testing.T) {
 
 func TestExplainRefused(t *testing.T) {
 	t.Parallel()
-	target := mustResolve(t, "-p", strconv.Itoa(freePort(t)))
+	target := mustResolve(t, "-p", strconv.Itoa(redisproc.FreePort(t)))
 	msg := explain(t, newClient(t, target).Ping(ctx(t)).Err(), target)
 	wantContains(t, msg, "connection refused", target.Addr, "--demo")
 }

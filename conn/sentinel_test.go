@@ -130,7 +130,7 @@ func TestLocateMaster(t *testing.T) {
 	t.Parallel()
 	set := redisproc.SentinelSetForTest(t, 1)
 	sentinel := set.Sentinel.Addr()
-	free := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	free := "127.0.0.1:" + strconv.Itoa(redisproc.FreePort(t))
 
 	locate := func(t *testing.T, args ...string) (conn.Target, error) {
 		t.Helper()

@@ -11,23 +11,23 @@ import (
 
 func TestTLS(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "redtop-test-ca")
-	otherCA := newCA(t, "someone-elses-ca")
-	s := startTLS(t, ca)
-	port := strconv.Itoa(s.TLSPort)
+	pki := redisproc.PKIForTest(t, "redtop-test-ca")
+	otherCA := redisproc.PKIForTest(t, "someone-elses-ca")
+	s := redisproc.ForTest(t, redisproc.Options{TLS: pki.ServerTLS("no")})
+	port := strconv.Itoa(s.Port)
 	plain := redisproc.ForTest(t, redisproc.Options{})
 
 	works := []struct {
 		name string
 		args []string
 	}{
-		{"cacert", []string{"--tls", "-p", port, "--cacert", ca.file}},
-		{"cacert alone turns tls on", []string{"-p", port, "--cacert", ca.file}},
-		{"localhost name", []string{"--tls", "-h", "localhost", "-p", port, "--cacert", ca.file}},
-		{"rediss uri", []string{"-u", "rediss://127.0.0.1:" + port, "--cacert", ca.file}},
-		{"sni matching the certificate", []string{"--tls", "-p", port, "--cacert", ca.file, "--sni", "localhost"}},
+		{"cacert", []string{"--tls", "-p", port, "--cacert", pki.CAFile}},
+		{"cacert alone turns tls on", []string{"-p", port, "--cacert", pki.CAFile}},
+		{"localhost name", []string{"--tls", "-h", "localhost", "-p", port, "--cacert", pki.CAFile}},
+		{"rediss uri", []string{"-u", "rediss://127.0.0.1:" + port, "--cacert", pki.CAFile}},
+		{"sni matching the certificate", []string{"--tls", "-p", port, "--cacert", pki.CAFile, "--sni", "localhost"}},
 		{"insecure without ca", []string{"--tls", "-p", port, "--insecure"}},
-		{"insecure with the wrong ca", []string{"--tls", "-p", port, "--cacert", otherCA.file, "--insecure"}},
+		{"insecure with the wrong ca", []string{"--tls", "-p", port, "--cacert", otherCA.CAFile, "--insecure"}},
 		{"skip_verify with insecure", []string{"-u", "rediss://127.0.0.1:" + port + "?skip_verify=true", "--insecure"}},
 	}
 	for _, tc := range works {
@@ -52,8 +52,8 @@ func TestTLS(t *testing.T) {
 		want []string
 	}{
 		{"no ca", []string{"--tls", "-p", port}, []string{"certificate", "x509"}},
-		{"wrong ca", []string{"--tls", "-p", port, "--cacert", otherCA.file}, []string{"certificate", "x509"}},
-		{"name not in the certificate", []string{"--tls", "-p", port, "--cacert", ca.file, "--sni", "redis.example"},
+		{"wrong ca", []string{"--tls", "-p", port, "--cacert", otherCA.CAFile}, []string{"certificate", "x509"}},
+		{"name not in the certificate", []string{"--tls", "-p", port, "--cacert", pki.CAFile, "--sni", "redis.example"},
 			[]string{"certificate", "redis.example"}},
 	}
 	for _, tc := range rejects {
@@ -79,7 +79,7 @@ func TestTLS(t *testing.T) {
 	// that is the sign of a port without TLS.
 	t.Run("tls client on a plain port", func(t *testing.T) {
 		t.Parallel()
-		target := mustResolve(t, "--tls", "--cacert", ca.file, "-p", strconv.Itoa(plain.Port), "--timeout", "300ms")
+		target := mustResolve(t, "--tls", "--cacert", pki.CAFile, "-p", strconv.Itoa(plain.Port), "--timeout", "300ms")
 		msg := explain(t, newClient(t, target).Ping(ctx(t)).Err(), target)
 		wantContains(t, msg, "TLS handshake", "speak TLS", "drop --tls")
 	})

@@ -30,6 +30,36 @@ func (b *byNode[T]) at(node string) *T {
 	return v
 }
 
+// lost are keys of a batch whose reply did not come or made no sense,
+// with each key's PTTL before the write where the op records it.
+type lost struct {
+	keys []string
+	prev []int64
+}
+
+func (l *lost) add(keys ...string) { l.keys = append(l.keys, keys...) }
+
+// journalUnknown books the keys of unknown as unknown, node by node; why
+// is what left their outcome unknown, atMs when their prev PTTLs were read.
+func (r *bulkRun) journalUnknown(seq int, unknown *byNode[lost], why error, atMs int64) {
+	for _, node := range unknown.order {
+		u := unknown.m[node]
+		r.rep.Unknown += int64(len(u.keys))
+		r.line(JournalBatch{Seq: seq, Result: ResultUnknown, Error: why.Error(), PrevAtMs: atMs}, node, u.keys, nil, nil, u.prev)
+	}
+}
+
+// lookups are a command's keyspace hits and misses on one node.
+type lookups struct{ hits, misses int64 }
+
+// bookLookups books cmd on each node of looked, one call a key.
+func (r *bulkRun) bookLookups(cmd string, looked *byNode[lookups]) {
+	for _, node := range looked.order {
+		l := looked.m[node]
+		r.book(node, cmd, l.hits+l.misses, l.hits, l.misses)
+	}
+}
+
 // unlink sends UNLINK for keys (one command per slot on a cluster, all
 // in one round trip) and books the outcome. Each UNLINK reply counts the
 // keys it removed; the others were already gone.
@@ -50,7 +80,7 @@ func (r *bulkRun) unlink(ctx context.Context, keys []string) (unsent []string, e
 	}
 	var applied byNode[done]
 	applied.at(home)
-	var unknown byNode[[]string]
+	var unknown byNode[lost]
 	var refusedKeys []string
 	var rerr, bad error
 	refusedNode := home
@@ -60,7 +90,7 @@ func (r *bulkRun) unlink(ctx context.Context, keys []string) (unsent []string, e
 		case o.state == neverSent:
 			unsent = append(unsent, g...)
 		case o.state == noReply:
-			*unknown.at(o.node) = append(*unknown.at(o.node), g...)
+			unknown.at(o.node).add(g...)
 			r.book(o.node, "unlink", 1, 0, 0)
 		case o.err != nil:
 			if rerr == nil {
@@ -70,7 +100,7 @@ func (r *bulkRun) unlink(ctx context.Context, keys []string) (unsent []string, e
 			bookRan(r.opt.Ledger, o.node, "unlink", o.err)
 		case o.kind != ':':
 			bad = firstErr(bad, fmt.Errorf("UNLINK: unexpected reply %q", o.kind))
-			*unknown.at(o.node) = append(*unknown.at(o.node), g...)
+			unknown.at(o.node).add(g...)
 		default:
 			d := applied.at(o.node)
 			d.keys = append(d.keys, g...)
@@ -89,11 +119,7 @@ func (r *bulkRun) unlink(ctx context.Context, keys []string) (unsent []string, e
 		r.rep.AlreadyGone += g
 		jerr = firstErr(jerr, r.line(JournalBatch{Seq: seq, Result: ResultApplied, Applied: d.n, Gone: g}, node, d.keys, nil, nil, nil))
 	}
-	for _, node := range unknown.order {
-		keys := *unknown.m[node]
-		r.rep.Unknown += int64(len(keys))
-		r.line(JournalBatch{Seq: seq, Result: ResultUnknown, Error: firstErr(bad, xerr).Error()}, node, keys, nil, nil, nil)
-	}
+	r.journalUnknown(seq, &unknown, firstErr(bad, xerr), 0)
 	if len(refusedKeys) > 0 {
 		r.refused(seq, refusedNode, refusedKeys, rerr)
 	}
@@ -147,7 +173,7 @@ func (r *bulkRun) deleteWithBackup(ctx context.Context, keys []string) (unsent [
 	type part struct{ saved, gone, dups []string }
 	var parts byNode[part]
 	parts.at(home)
-	var unknown byNode[[]string]
+	var unknown byNode[lost]
 	var refusedKeys []string
 	var rerr, bad, notTx error
 	refusedNode := home
@@ -162,7 +188,7 @@ func (r *bulkRun) deleteWithBackup(ctx context.Context, keys []string) (unsent [
 			unsent = append(unsent, all...)
 			continue
 		case o.state == noReply:
-			*unknown.at(o.node) = append(*unknown.at(o.node), all...)
+			unknown.at(o.node).add(all...)
 			continue
 		case o.err != nil:
 			// EXECABORT (the cause in o.err) or EXEC rejected: nothing ran.
@@ -175,7 +201,7 @@ func (r *bulkRun) deleteWithBackup(ctx context.Context, keys []string) (unsent [
 		dumps, pttls, perr := backupReplies(g, o)
 		if perr != nil {
 			bad = firstErr(bad, perr)
-			*unknown.at(o.node) = append(*unknown.at(o.node), all...)
+			unknown.at(o.node).add(all...)
 			continue
 		}
 		notTx = firstErr(notTx, o.notTx)
@@ -215,11 +241,7 @@ func (r *bulkRun) deleteWithBackup(ctx context.Context, keys []string) (unsent [
 		jerr = firstErr(jerr, r.line(JournalBatch{Seq: seq, Result: ResultApplied, Applied: int64(len(p.saved)), Gone: gone},
 			node, all, p.gone, nil, nil))
 	}
-	for _, node := range unknown.order {
-		keys := *unknown.m[node]
-		r.rep.Unknown += int64(len(keys))
-		r.line(JournalBatch{Seq: seq, Result: ResultUnknown, Error: firstErr(bad, xerr).Error()}, node, keys, nil, nil, nil)
-	}
+	r.journalUnknown(seq, &unknown, firstErr(bad, xerr), 0)
 	if len(refusedKeys) > 0 {
 		r.refused(seq, refusedNode, refusedKeys, rerr)
 	}
@@ -342,7 +364,6 @@ func (r *bulkRun) perKey(ctx context.Context, keys []string) (unsent []string, e
 	state := make([]resState, len(keys))
 	var rerr, perr, bad error
 	refusedNode := home
-	type lookups struct{ hits, misses int64 }
 	var looked byNode[lookups]
 	for k := range keys {
 		p, w := out[2*k], out[2*k+1]
@@ -383,10 +404,7 @@ func (r *bulkRun) perKey(ctx context.Context, keys []string) (unsent []string, e
 			}
 		}
 	}
-	for _, node := range looked.order {
-		l := looked.m[node]
-		r.book(node, "pttl", l.hits+l.misses, l.hits, l.misses)
-	}
+	r.bookLookups("pttl", &looked)
 	if xerr == nil && bad == nil && rerr == nil && r.opt.Op == OpPersist {
 		var ask []int
 		for i, n := range res {
@@ -407,10 +425,6 @@ func (r *bulkRun) perKey(ctx context.Context, keys []string) (unsent []string, e
 	}
 	var parts byNode[part]
 	parts.at(home)
-	type lost struct {
-		keys []string
-		prev []int64
-	}
 	var refusedKeys []string
 	var unknown byNode[lost]
 	var calls byNode[int64]
@@ -466,11 +480,7 @@ func (r *bulkRun) perKey(ctx context.Context, keys []string) (unsent []string, e
 		bookRan(r.opt.Ledger, refusedNode, r.opt.Op.command(), rerr)
 		r.refused(seq, refusedNode, refusedKeys, rerr)
 	}
-	for _, node := range unknown.order {
-		u := unknown.m[node]
-		r.rep.Unknown += int64(len(u.keys))
-		r.line(JournalBatch{Seq: seq, Result: ResultUnknown, Error: firstErr(bad, xerr).Error(), PrevAtMs: at}, node, u.keys, nil, nil, u.prev)
-	}
+	r.journalUnknown(seq, &unknown, firstErr(bad, xerr), at)
 	switch {
 	case bad != nil:
 		r.rep.Stopped = "failed"
@@ -501,7 +511,6 @@ func (r *bulkRun) whyUnchanged(ctx context.Context, keys []string, res []int64, 
 	}
 	// A failed connection is left to the next batch to find out.
 	out, _ := r.rt.exchange(ctx, cmds)
-	type lookups struct{ hits, misses int64 }
 	var looked byNode[lookups]
 	for j, o := range out {
 		if o.state == replied && o.err == nil && o.kind == ':' && o.n == 0 {
@@ -513,8 +522,5 @@ func (r *bulkRun) whyUnchanged(ctx context.Context, keys []string, res []int64, 
 		}
 		res[idx[j]] = 2
 	}
-	for _, node := range looked.order {
-		l := looked.m[node]
-		r.book(node, "exists", l.hits+l.misses, l.hits, l.misses)
-	}
+	r.bookLookups("exists", &looked)
 }

@@ -149,22 +149,13 @@ func (c *Cluster) SetReaderHook(hook func(addr string, o *redis.Options)) {
 	c.mu.Unlock()
 }
 
-// nodeOptions are the target's options for another node of the cluster:
-// same credentials, TLS and timeouts, database 0.
-func nodeOptions(o *redis.Options, addr string) *redis.Options {
-	o.Network = "tcp"
-	o.Addr = addr
-	o.DB = 0
-	return o
-}
-
 // Reader is the pooled reading client of the node at addr (retries on).
 func (c *Cluster) Reader(addr string) *redis.Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.readers[addr]
 	if r == nil {
-		o := nodeOptions(c.target.Options(), addr)
+		o := c.target.ForNode(addr).Options()
 		if c.hook != nil {
 			c.hook(addr, o)
 		}
@@ -182,14 +173,17 @@ func (c *Cluster) Writer(addr string) *redis.Client {
 	defer c.mu.Unlock()
 	w := c.writers[addr]
 	if w == nil {
-		w = redis.NewClient(nodeOptions(c.target.WriterOptions(), addr))
+		w = redis.NewClient(c.target.ForNode(addr).WriterOptions())
 		c.writers[addr] = w
 	}
 	return w
 }
 
-// Close closes the clients the cluster opened.
+// Close closes the clients the cluster opened; a nil Cluster opened none.
 func (c *Cluster) Close() {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range []map[string]*redis.Client{c.readers, c.writers} {
@@ -385,8 +379,7 @@ func (c *Cluster) ping(ctx context.Context, addr string) error {
 // CheckMaster asks the node at addr whether it still is a master (ROLE);
 // its error, when it is not, names the master it follows now.
 func (c *Cluster) CheckMaster(ctx context.Context, addr string) error {
-	g := roleGuard{c: c.Reader(addr), node: addr, ledger: c.ledger, timeout: c.target.Timeout}
-	return g.check(ctx)
+	return c.newGuard(addr, c.target.Timeout).check(ctx)
 }
 
 // FailedOver reports whether an error from a master says it may have
@@ -395,13 +388,24 @@ func (c *Cluster) CheckMaster(ctx context.Context, addr string) error {
 func FailedOver(err error) bool { return failoverKind(err) != notFailover }
 
 func (c *Cluster) isReplica(ctx context.Context, addr string) (bool, error) {
-	g := roleGuard{c: c.Reader(addr), node: addr, ledger: c.ledger, timeout: c.target.Timeout}
-	err := g.check(ctx)
+	err := c.newGuard(addr, c.target.Timeout).check(ctx)
 	var dem *demotedError
 	if errors.As(err, &dem) {
 		return true, nil
 	}
 	return false, err
+}
+
+// newGuard is a role check of the node at addr, each ROLE bounded by
+// timeout.
+func (c *Cluster) newGuard(addr string, timeout time.Duration) *roleGuard {
+	return &roleGuard{c: c.Reader(addr), node: addr, ledger: c.ledger, timeout: timeout, last: time.Now()}
+}
+
+// roleCheck is the role check a scan of the master at addr makes before
+// each SCAN (ScanOptions.guard).
+func (c *Cluster) roleCheck(addr string, timeout time.Duration) func(ctx context.Context, final bool) error {
+	return c.newGuard(addr, timeout).due
 }
 
 // roleGuard asks a master, at most every roleEvery and once more at the

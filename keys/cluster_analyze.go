@@ -2,8 +2,6 @@ package keys
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -38,37 +36,21 @@ func AnalyzeCluster(ctx context.Context, cl *Cluster, opt AnalyzeOptions, progre
 	b := newBoard(masters, progress)
 	parts := make([]*analysis, len(masters))
 	stats := make([]ScanStats, len(masters))
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	runs, errs := cl.eachMaster(ctx, masters, func(ctx context.Context, i int, m ClusterMaster, attempt int) error {
+	run := cl.newRun(ctx, masters)
+	defer run.stop(nil)
+	run.eachMaster(func(ctx context.Context, i int, m ClusterMaster, attempt int) error {
 		if attempt > 0 {
 			b.restart(i, m)
 		}
 		o := opt
-		o.Node, o.Ledger = m.Addr, cl.ledger
-		o.Progress = func(p Progress) {
-			b.set(i, false, func(np *NodeProgress) { np.Scanned, np.Total, np.Fraction = p.Scanned, p.Total, p.Fraction() })
-		}
-		g := &roleGuard{c: cl.Reader(m.Addr), node: m.Addr, ledger: cl.ledger, timeout: opt.Timeout, last: time.Now()}
-		o.guard = g.due
+		o.Node, o.Ledger, o.Progress, o.guard = m.Addr, cl.ledger, b.scanned(i), cl.roleCheck(m.Addr, opt.Timeout)
 		a, st, err := analyzeNode(ctx, cl.Reader(m.Addr), o)
 		parts[i], stats[i] = a, st // an attempt cut by a failover is replaced by the next
-		if err != nil && failoverKind(err) == notFailover && context.Cause(ctx) == nil {
-			cancel(fmt.Errorf("%s: %w", m.Addr, err))
-		}
 		b.set(i, true, func(np *NodeProgress) { np.Done = err == nil })
 		return err
 	})
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return nil, cause
-	}
-	for i, err := range errs {
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%s: %w", masters[i].Addr, err)
-		}
+	if err := run.err(); err != nil {
+		return nil, err
 	}
 
 	// Merge into the first master's analysis.
@@ -78,7 +60,7 @@ func AnalyzeCluster(ctx context.Context, cl *Cluster, opt AnalyzeOptions, progre
 	for i, p := range parts {
 		s := stats[i]
 		root := p.tree.Root().Total()
-		nodes[i] = NodeAnalysis{NodeRun: runs[i], DBSize: s.Total, Scanned: s.Scanned, Keys: root.Keys,
+		nodes[i] = NodeAnalysis{NodeRun: run.runs[i], DBSize: s.Total, Scanned: s.Scanned, Keys: root.Keys,
 			Bytes: root.Bytes, Gone: p.gone, Complete: s.Complete, Elapsed: s.Elapsed}
 		st.Scanned += s.Scanned
 		st.Complete = st.Complete && s.Complete

@@ -2,7 +2,6 @@ package keys
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -19,7 +18,7 @@ import (
 func ProbeCluster(ctx context.Context, cl *Cluster) (Caps, error) {
 	var out Caps
 	for i, m := range cl.Masters() {
-		pc := redis.NewClient(nodeOptions(cl.target.Options(), m.Addr))
+		pc := redis.NewClient(cl.target.ForNode(m.Addr).Options())
 		c, err := Probe(ctx, pc, m.Addr, cl.ledger)
 		pc.Close()
 		if err != nil {
@@ -83,36 +82,23 @@ func PreviewCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		}
 		progress(PreviewProgress{Scanned: cp.Scanned(), Matched: m, Fraction: cp.Fraction(), Elapsed: time.Since(start), Nodes: cp.Nodes})
 	})
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	runs, errs := cl.eachMaster(ctx, masters, func(ctx context.Context, i int, m ClusterMaster, attempt int) error {
+	run := cl.newRun(ctx, masters)
+	defer run.stop(nil)
+	run.eachMaster(func(ctx context.Context, i int, m ClusterMaster, attempt int) error {
 		if attempt > 0 {
 			b.restart(i, m)
 		}
 		o := opt
-		o.Node, o.Ledger = m.Addr, cl.ledger
-		g := &roleGuard{c: cl.Reader(m.Addr), node: m.Addr, ledger: cl.ledger, timeout: opt.Timeout, last: time.Now()}
-		o.guard = g.due
+		o.Node, o.Ledger, o.guard = m.Addr, cl.ledger, cl.roleCheck(m.Addr, opt.Timeout)
 		res, err := Preview(ctx, cl.Reader(m.Addr), o, func(p PreviewProgress) {
 			b.set(i, false, func(np *NodeProgress) { np.Scanned, np.Matched, np.Fraction = p.Scanned, p.Matched, p.Fraction })
 		})
 		parts[i] = res
-		if err != nil && failoverKind(err) == notFailover && context.Cause(ctx) == nil {
-			cancel(fmt.Errorf("%s: %w", m.Addr, err))
-		}
 		b.set(i, true, func(np *NodeProgress) { np.Done = err == nil })
 		return err
 	})
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return nil, cause
-	}
-	for i, err := range errs {
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%s: %w", masters[i].Addr, err)
-		}
+	if err := run.err(); err != nil {
+		return nil, err
 	}
 
 	res := &PreviewResult{Pattern: opt.Pattern, Samples: []string{}, Fraction: 1}
@@ -121,7 +107,7 @@ func PreviewCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 	var fp ClusterProgress
 	unsized := false
 	for i, p := range parts {
-		res.Nodes = append(res.Nodes, NodePreview{NodeRun: runs[i], Matched: p.Matched, Scanned: p.Scanned,
+		res.Nodes = append(res.Nodes, NodePreview{NodeRun: run.runs[i], Matched: p.Matched, Scanned: p.Scanned,
 			DBSize: p.DBSize, EstBytes: p.EstBytes, Sampled: p.Sampled})
 		res.Matched += p.Matched
 		res.Counted += p.Counted
@@ -295,9 +281,9 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 			r.rt.close()
 		}
 	}()
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	runs, errs := cl.eachMaster(runCtx, masters, func(ctx context.Context, i int, m ClusterMaster, attempt int) error {
+	run := cl.newRun(ctx, masters)
+	defer run.stop(nil)
+	run.eachMaster(func(ctx context.Context, i int, m ClusterMaster, attempt int) error {
 		r := parts[i]
 		if attempt > 0 {
 			// The keys the cut attempt scanned and did not send come back
@@ -307,8 +293,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 			bb.restart(i, m)
 		}
 		reader := cl.Reader(m.Addr)
-		g := &roleGuard{c: reader, node: m.Addr, ledger: cl.ledger, timeout: opt.Timeout, last: time.Now()}
-		r.opt.guard = g.due
+		r.opt.guard = cl.roleCheck(m.Addr, opt.Timeout)
 		stopAuto := func() {}
 		if opt.Auto {
 			stopAuto = r.pace.measure(ctx, reader, r.opt)
@@ -317,10 +302,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		stopAuto()
 		r.rep.Complete = complete
 		leftover[i] = pending
-		if err != nil && failoverKind(err) == notFailover && ctx.Err() == nil {
-			cancel(fmt.Errorf("%s: %w", m.Addr, err)) // the others stop after their batch in flight
-		}
-		return err
+		return err // another error than a failover stops the others after their batch in flight
 	})
 
 	total := &BulkReport{Op: opt.Op, Pattern: opt.Pattern, TTLms: ttlMs(opt), Note: bulkNote,
@@ -328,7 +310,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 	var firstErr error
 	pick := -1 // the master the run stopped for: the first that failed by itself
 	for i, r := range parts {
-		err := r.conclude(runCtx, leftover[i], errs[i])
+		err := r.conclude(run.ctx, leftover[i], run.errs[i])
 		rep := r.rep
 		total.Applied += rep.Applied
 		total.AlreadyGone += rep.AlreadyGone
@@ -341,7 +323,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		total.Mismatched += rep.Mismatched
 		total.Batches += rep.Batches
 		total.Complete = total.Complete && rep.Complete
-		total.Nodes = append(total.Nodes, BulkNodeReport{NodeRun: runs[i], Applied: rep.Applied, AlreadyGone: rep.AlreadyGone,
+		total.Nodes = append(total.Nodes, BulkNodeReport{NodeRun: run.runs[i], Applied: rep.Applied, AlreadyGone: rep.AlreadyGone,
 			Unchanged: rep.Unchanged, Unknown: rep.Unknown, Refused: rep.Refused, NotAttempted: rep.NotAttempted,
 			Scanned: rep.Scanned, Matched: rep.Matched, Moved: r.rt.moved, Complete: rep.Complete, Stopped: rep.Stopped, Error: rep.Error})
 		if err != nil && (pick < 0 || parts[pick].rep.Stopped == "cancelled" && rep.Stopped != "cancelled") {

@@ -59,15 +59,36 @@ func (c *Cluster) parallel() int {
 	return DefaultParallel
 }
 
+// clusterRun is one run over every master, under a context of its own:
+// the first master's part to fail for a reason other than a failover
+// cancels it, with the error naming the master, so the others stop after
+// what they have in flight.
+type clusterRun struct {
+	cl      *Cluster
+	masters []ClusterMaster
+	ctx     context.Context
+	// stop cancels the run with a cause of the caller's (nil when done).
+	stop context.CancelCauseFunc
+	runs []NodeRun // each master's run, in slot order, after eachMaster
+	errs []error   // each master's last error, likewise
+}
+
+// newRun starts a run over masters; the caller defers run.stop(nil).
+func (c *Cluster) newRun(ctx context.Context, masters []ClusterMaster) *clusterRun {
+	ctx, stop := context.WithCancelCause(ctx)
+	return &clusterRun{cl: c, masters: masters, ctx: ctx, stop: stop,
+		runs: make([]NodeRun, len(masters)), errs: make([]error, len(masters))}
+}
+
 // eachMaster runs work for every master, at most Parallel at once, in
-// slot order, and returns each master's run and error, in that order. When work fails
-// with an error that says its master failed over (failoverKind), it finds the
-// master now serving the slots (Successor) and calls work again for it,
-// with attempt counting up: work starts its part over, dropping what the
-// failed attempt left that a second pass would count twice.
-func (c *Cluster) eachMaster(ctx context.Context, masters []ClusterMaster, work func(ctx context.Context, i int, m ClusterMaster, attempt int) error) ([]NodeRun, []error) {
-	runs := make([]NodeRun, len(masters))
-	errs := make([]error, len(masters))
+// slot order, and fills in each master's run and error, in that order.
+// When work fails with an error that says its master failed over
+// (failoverKind), it finds the master now serving the slots (Successor)
+// and calls work again for it, with attempt counting up: work starts its
+// part over, dropping what the failed attempt left that a second pass
+// would count twice. Any other error stops the run.
+func (r *clusterRun) eachMaster(work func(ctx context.Context, i int, m ClusterMaster, attempt int) error) {
+	ctx, masters, runs, errs := r.ctx, r.masters, r.runs, r.errs
 	// Masters are handed out in slot order: with Parallel 1 they go one
 	// after the other, in that order.
 	next := make(chan int)
@@ -90,11 +111,14 @@ func (c *Cluster) eachMaster(ctx context.Context, masters []ClusterMaster, work 
 		for attempt := 0; ; attempt++ {
 			err := work(ctx, i, cur, attempt)
 			kind := failoverKind(err)
+			if err != nil && kind == notFailover && ctx.Err() == nil {
+				r.stop(fmt.Errorf("%s: %w", cur.Addr, err))
+			}
 			if err == nil || kind == notFailover || attempt >= maxFailovers || ctx.Err() != nil {
 				errs[i] = err
 				return
 			}
-			succ, serr := c.Successor(ctx, cur, kind)
+			succ, serr := r.cl.Successor(ctx, cur, kind)
 			if serr != nil {
 				if !errors.Is(serr, errNoFailover) && ctx.Err() == nil {
 					err = fmt.Errorf("%w; %v", err, serr)
@@ -107,7 +131,7 @@ func (c *Cluster) eachMaster(ctx context.Context, masters []ClusterMaster, work 
 		}
 	}
 	var wg sync.WaitGroup
-	for range min(c.parallel(), len(masters)) {
+	for range min(r.cl.parallel(), len(masters)) {
 		wg.Go(func() {
 			for i := range next {
 				one(i)
@@ -115,7 +139,24 @@ func (c *Cluster) eachMaster(ctx context.Context, masters []ClusterMaster, work 
 		})
 	}
 	wg.Wait()
-	return runs, errs
+}
+
+// err is what the run stopped with: the cause it was cancelled with (a
+// master's error, named, or the caller's), else the first master's error,
+// named; nil when every part succeeded.
+func (r *clusterRun) err() error {
+	if cause := context.Cause(r.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	for i, err := range r.errs {
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+			return fmt.Errorf("%s: %w", r.masters[i].Addr, err)
+		}
+	}
+	return nil
 }
 
 // shortErr is an error's innermost message, for a report line.
@@ -208,6 +249,13 @@ func (b *board) set(i int, force bool, f func(*NodeProgress)) {
 	}
 }
 
+// scanned is a Progress callback for master i's scan.
+func (b *board) scanned(i int) func(Progress) {
+	return func(p Progress) {
+		b.set(i, false, func(np *NodeProgress) { np.Scanned, np.Total, np.Fraction = p.Scanned, p.Total, p.Fraction() })
+	}
+}
+
 // restart marks a master's part started again on m.
 func (b *board) restart(i int, m ClusterMaster) {
 	b.set(i, true, func(p *NodeProgress) {
@@ -254,26 +302,22 @@ func ScanCluster(ctx context.Context, cl *Cluster, opt ScanOptions, fn func(batc
 	masters := cl.Masters()
 	b := newBoard(masters, progress)
 	nodes := make([]NodeScan, len(masters))
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	run := cl.newRun(ctx, masters)
+	defer run.stop(nil)
 	var mu sync.Mutex // fn, one call at a time
-	runs, errs := cl.eachMaster(ctx, masters, func(ctx context.Context, i int, m ClusterMaster, attempt int) error {
+	run.eachMaster(func(ctx context.Context, i int, m ClusterMaster, attempt int) error {
 		if attempt > 0 {
 			b.restart(i, m)
 			nodes[i].Repeated += nodes[i].Scanned
 			nodes[i].Scanned = 0
 		}
 		o := opt
-		o.Node, o.Ledger, o.Progress = m.Addr, cl.ledger, func(p Progress) {
-			b.set(i, false, func(np *NodeProgress) { np.Scanned, np.Total, np.Fraction = p.Scanned, p.Total, p.Fraction() })
-		}
-		g := &roleGuard{c: cl.Reader(m.Addr), node: m.Addr, ledger: cl.ledger, timeout: opt.Timeout, last: time.Now()}
-		o.guard = g.due
+		o.Node, o.Ledger, o.Progress, o.guard = m.Addr, cl.ledger, b.scanned(i), cl.roleCheck(m.Addr, opt.Timeout)
 		st, err := Scan(ctx, cl.Reader(m.Addr), o, func(batch []string) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err := fn(batch); err != nil {
-				cancel(err)
+				run.stop(err)
 				return err
 			}
 			return nil
@@ -283,32 +327,18 @@ func ScanCluster(ctx context.Context, cl *Cluster, opt ScanOptions, fn func(batc
 		nodes[i].Total = st.Total
 		nodes[i].Complete = st.Complete && err == nil
 		b.set(i, true, func(np *NodeProgress) { np.Done = nodes[i].Complete })
-		if err != nil && failoverKind(err) == notFailover && context.Cause(ctx) == nil {
-			cancel(fmt.Errorf("%s: %w", m.Addr, err))
-		}
 		return err
 	})
 	out := ClusterScanStats{Complete: true, Nodes: nodes, Elapsed: time.Since(start)}
 	for i := range nodes {
-		nodes[i].NodeRun = runs[i]
-		nodes[i].Err = errs[i]
+		nodes[i].NodeRun = run.runs[i]
+		nodes[i].Err = run.errs[i]
 		out.Scanned += nodes[i].Scanned
 		out.Repeated += nodes[i].Repeated
 		out.Complete = out.Complete && nodes[i].Complete
 	}
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		if errors.Is(cause, ErrStop) {
-			return out, nil
-		}
-		return out, cause
+	if errors.Is(context.Cause(run.ctx), ErrStop) {
+		return out, nil
 	}
-	for i, err := range errs {
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return out, err
-			}
-			return out, fmt.Errorf("%s: %w", masters[i].Addr, err)
-		}
-	}
-	return out, nil
+	return out, run.err()
 }

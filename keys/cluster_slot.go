@@ -53,31 +53,36 @@ var crc16Table = func() (t [256]uint16) {
 // command (UNLINK) on a cluster must not cross slots. One slot gives one
 // group, the keys slice itself.
 func groupBySlot(keys []string) [][]string {
-	if len(keys) == 0 {
+	return slotGroups(keys, func(k string) string { return k })
+}
+
+// slotGroups is groupBySlot for any items, key naming each one's key.
+func slotGroups[T any](items []T, key func(T) string) [][]T {
+	if len(items) == 0 {
 		return nil
 	}
-	first := Slot(keys[0])
+	first := Slot(key(items[0]))
 	same := true
-	for _, k := range keys[1:] {
-		if Slot(k) != first {
+	for _, it := range items[1:] {
+		if Slot(key(it)) != first {
 			same = false
 			break
 		}
 	}
 	if same {
-		return [][]string{keys}
+		return [][]T{items}
 	}
 	idx := map[int]int{}
-	var out [][]string
-	for _, k := range keys {
-		s := Slot(k)
+	var out [][]T
+	for _, it := range items {
+		s := Slot(key(it))
 		i, ok := idx[s]
 		if !ok {
 			i = len(out)
 			idx[s] = i
 			out = append(out, nil)
 		}
-		out[i] = append(out[i], k)
+		out[i] = append(out[i], it)
 	}
 	return out
 }

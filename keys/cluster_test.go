@@ -628,21 +628,9 @@ func TestCluster(t *testing.T) {
 // failover sends CLUSTER FAILOVER to the replica of master.
 func (r *clusterRig) failover(t *testing.T, master string) {
 	t.Helper()
-	ctx := context.Background()
-	_, port, _ := strings.Cut(master, ":")
-	for _, s := range r.rc.Nodes {
-		c := redis.NewClient(&redis.Options{Addr: s.Addr(), DisableIdentity: true, Protocol: 2})
-		info, err := c.Info(ctx, "replication").Result()
-		if err == nil && strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+port+"\r\n") {
-			if err := c.Do(ctx, "cluster", "failover").Err(); err != nil {
-				t.Error(err)
-			}
-			c.Close()
-			return
-		}
-		c.Close()
+	if _, err := r.rc.Failover(context.Background(), master); err != nil {
+		t.Error(err)
 	}
-	t.Errorf("no replica of %s", master)
 }
 
 // waitMasters opens the cluster once every node agrees on three masters

@@ -255,25 +255,13 @@ func (rs *restoreRun) undoCalls(items []undoItem) ([]rcmd, [][]int) {
 		}
 		return cmds, idx
 	}
-	var groups [][]int
+	all := make([]int, len(items))
+	for i := range all {
+		all[i] = i
+	}
+	groups := [][]int{all}
 	if rs.rt.cluster {
-		at := map[int]int{}
-		for i, it := range items {
-			s := Slot(it.p.Key)
-			g, ok := at[s]
-			if !ok {
-				g = len(groups)
-				at[s] = g
-				groups = append(groups, nil)
-			}
-			groups[g] = append(groups[g], i)
-		}
-	} else {
-		all := make([]int, len(items))
-		for i := range all {
-			all[i] = i
-		}
-		groups = [][]int{all}
+		groups = slotGroups(all, func(i int) string { return items[i].p.Key })
 	}
 	for _, g := range groups {
 		for len(g) > 0 {

@@ -131,19 +131,11 @@ func UpdateNodes(t conn.Target, have []Node, nodes []ClusterNode) []Node {
 		if i := slices.IndexFunc(have, func(h Node) bool { return h.Addr == n.Addr }); i >= 0 {
 			node.Client = have[i].Client
 		} else {
-			node.Client = redis.NewClient(nodeOptions(t, n.Addr))
+			node.Client = redis.NewClient(t.ForNode(n.Addr).Options())
 		}
 		out = append(out, node)
 	}
 	return out
-}
-
-func nodeOptions(t conn.Target, addr string) *redis.Options {
-	o := t.Options()
-	o.Network = "tcp"
-	o.Addr = addr
-	o.DB = 0
-	return o
 }
 
 // Masters returns the master nodes of nodes.

@@ -38,7 +38,7 @@ func TestClusterServer(t *testing.T) {
 	t.Run("discover", func(t *testing.T) {
 		ledger := NewLedger()
 		seedAddr := c.Replicas()[1].Addr()
-		seed := redis.NewClient(nodeOptions(target, seedAddr))
+		seed := redis.NewClient(target.ForNode(seedAddr).Options())
 		defer seed.Close()
 		nodes, err := DiscoverCluster(ctx, seed, target, ledger)
 		if err != nil {
@@ -63,7 +63,7 @@ func TestClusterServer(t *testing.T) {
 
 	t.Run("cluster info", func(t *testing.T) {
 		ledger := NewLedger()
-		cl := redis.NewClient(nodeOptions(target, target.Addr))
+		cl := redis.NewClient(target.ForNode(target.Addr).Options())
 		defer cl.Close()
 		ci, err := FetchClusterInfo(ctx, cl, target.Addr, ledger)
 		if err != nil {
@@ -90,7 +90,7 @@ func TestClusterServer(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		seed := redis.NewClient(nodeOptions(target, target.Addr))
+		seed := redis.NewClient(target.ForNode(target.Addr).Options())
 		defer seed.Close()
 		nodes, err := DiscoverCluster(ctx, seed, target, nil)
 		if err != nil {
@@ -98,7 +98,7 @@ func TestClusterServer(t *testing.T) {
 		}
 		var want int64
 		for _, m := range Masters(nodes) {
-			cl := redis.NewClient(nodeOptions(target, m.Addr))
+			cl := redis.NewClient(target.ForNode(m.Addr).Options())
 			k, err := cl.DBSize(ctx).Result()
 			cl.Close()
 			if err != nil {
@@ -128,7 +128,7 @@ func TestClusterServer(t *testing.T) {
 	})
 
 	t.Run("failover", func(t *testing.T) {
-		seed := redis.NewClient(nodeOptions(target, target.Addr))
+		seed := redis.NewClient(target.ForNode(target.Addr).Options())
 		nodes, err := DiscoverCluster(ctx, seed, target, nil)
 		seed.Close()
 		if err != nil {
@@ -144,7 +144,7 @@ func TestClusterServer(t *testing.T) {
 
 		promoted := c.Replicas()[0].Addr()
 		demoted := c.Masters()[0].Addr()
-		r := redis.NewClient(nodeOptions(target, promoted))
+		r := redis.NewClient(target.ForNode(promoted).Options())
 		defer r.Close()
 		began := time.Now()
 		if err := r.ClusterFailover(ctx).Err(); err != nil {

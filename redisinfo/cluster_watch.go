@@ -368,7 +368,7 @@ func (w *ClusterWatcher) client(addr string) *redis.Client {
 	defer w.mu.Unlock()
 	c := w.clients[addr]
 	if c == nil {
-		o := nodeOptions(w.target, addr)
+		o := w.target.ForNode(addr).Options()
 		if addr == w.target.Addr {
 			o.Network = w.target.Network
 		}

@@ -654,7 +654,7 @@ func TestMonitorTLS(t *testing.T) {
 		t.Skip(err)
 	}
 	certFile, keyFile, pool := monCert(t)
-	port := monFreePort(t)
+	port := redisproc.FreePort(t)
 	srv := redisproc.ForTest(t, redisproc.Options{Unix: true, Args: []string{
 		"--tls-port", strconv.Itoa(port), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
 		"--tls-ca-cert-file", certFile, "--tls-auth-clients", "no",
@@ -680,15 +680,6 @@ func TestMonitorTLS(t *testing.T) {
 	if _, err := StartMonitor(ctx, tg, MonitorOptions{}); err == nil {
 		t.Error("plain text to a TLS port worked")
 	}
-}
-
-func monFreePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // monCert writes a self-signed certificate for 127.0.0.1.

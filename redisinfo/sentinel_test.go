@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -108,21 +108,9 @@ func TestSentinelPairsRESP2(t *testing.T) {
 	for k, v := range want {
 		flat = append(flat, k, v)
 	}
-	if got := conn.Pairs(flat); !maps(got, want) {
+	if got := conn.Pairs(flat); !maps.Equal(got, want) {
 		t.Fatalf("Pairs(flat) = %v", got)
 	}
-}
-
-func maps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // The replicas' lag comes from the master's INFO of the same poll.
@@ -223,7 +211,7 @@ func followFailover(t *testing.T, crash bool) {
 	set := redisproc.SentinelSetForTest(t, 1)
 	ctx := context.Background()
 	target := conn.Target{Network: "tcp", Addr: set.Master.Addr(), Timeout: time.Second,
-		Sentinel: &conn.Sentinel{Master: "mymaster", Addrs: []string{"127.0.0.1:" + strconv.Itoa(freeTCPPort(t)), set.Sentinel.Addr()}}}
+		Sentinel: &conn.Sentinel{Master: "mymaster", Addrs: []string{"127.0.0.1:" + strconv.Itoa(redisproc.FreePort(t)), set.Sentinel.Addr()}}}
 	first := redis.NewClient(target.Options())
 	p := NewPoller([]Node{{Addr: target.Addr, Client: first}}, NewLedger(), time.Second)
 	defer p.Close()
@@ -335,15 +323,4 @@ func TestSentinelUnreachable(t *testing.T) {
 	if r := bad.report(); !strings.Contains(r.Error, "no sentinel answered for mymaster") || !strings.Contains(r.String(), r.Error) {
 		t.Errorf("report %+v / %s", r, r)
 	}
-}
-
-// freeTCPPort is a loopback port nobody listens on (now).
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -197,6 +197,23 @@ func (c *Cluster) form(ctx context.Context, replicas int) error {
 	return pollAll(ctx, clients[:c.masters], func(cl *redis.Client) error { return writable(ctx, cl) })
 }
 
+// Failover sends CLUSTER FAILOVER to a replica of the master at addr
+// (host:port), which then takes over, and returns the replica's address.
+func (c *Cluster) Failover(ctx context.Context, master string) (string, error) {
+	_, port, _ := strings.Cut(master, ":")
+	for _, s := range c.Nodes {
+		cl := adminClient(s)
+		info, err := cl.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+port+"\r\n") {
+			err = cl.Do(ctx, "cluster", "failover").Err()
+			cl.Close()
+			return s.Addr(), err
+		}
+		cl.Close()
+	}
+	return "", fmt.Errorf("no replica of %s", master)
+}
+
 // adminClient is a plain client for forming the cluster: no identity
 // handshake, so the nodes' error counters start at zero.
 func adminClient(s *Server) *redis.Client {

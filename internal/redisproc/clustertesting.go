@@ -2,7 +2,6 @@ package redisproc
 
 import (
 	"context"
-	"os"
 	"testing"
 )
 
@@ -18,12 +17,7 @@ func ClusterForTest(t testing.TB, masters, replicas int) *Cluster {
 // extra arguments).
 func ClusterForTestWith(t testing.TB, masters, replicas int, opt Options) *Cluster {
 	t.Helper()
-	if _, err := Binary(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
+	needBinary(t)
 	c, err := StartCluster(context.Background(), masters, replicas, opt)
 	if err != nil {
 		t.Fatalf("start redis cluster: %v", err)

@@ -86,21 +86,29 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "redtop-redis-")
+	return startInDir(ctx, "redtop-redis-", !opt.Unix, func(dir string) (*Server, error) {
+		return start(ctx, bin, dir, opt)
+	})
+}
+
+// startInDir makes a private directory and runs start in it, a few times
+// when retry is set: a free port found by listening can be taken by
+// someone else before redis-server binds it. The directory goes with the
+// server, or is removed when no attempt succeeds.
+func startInDir(ctx context.Context, prefix string, retry bool, start func(dir string) (*Server, error)) (*Server, error) {
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return nil, err
 	}
-	// A few attempts: a free port found by listening can be taken by
-	// someone else before redis-server binds it.
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := start(ctx, bin, dir, opt)
+		s, err := start(dir)
 		if err == nil {
 			s.ownsDir = true
 			return s, nil
 		}
 		lastErr = err
-		if opt.Unix || ctx.Err() != nil {
+		if !retry || ctx.Err() != nil {
 			break
 		}
 	}
@@ -109,7 +117,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 }
 
 func start(ctx context.Context, bin, dir string, opt Options) (*Server, error) {
-	s := &Server{Dir: dir, done: make(chan struct{}), password: opt.Password}
+	s := &Server{Dir: dir, password: opt.Password}
 	if opt.TLS != nil {
 		if opt.Unix {
 			return nil, errors.New("a TLS server needs TCP")
@@ -145,28 +153,48 @@ func start(ctx context.Context, bin, dir string, opt Options) (*Server, error) {
 		}
 	}
 	args = append(args, opt.Args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = sysProcAttr()
+	if err := s.run(ctx, exec.Command(bin, args...), opt.Stderr, "redis-server"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// run starts cmd as the server's process, its log going to stderr or, when
+// that is nil, to a buffer quoted if the server does not come up, and waits
+// until the server answers PING.
+func (s *Server) run(ctx context.Context, cmd *exec.Cmd, stderr *os.File, what string) error {
 	var logBuf lockedBuffer
-	if opt.Stderr != nil {
-		cmd.Stdout, cmd.Stderr = opt.Stderr, opt.Stderr
+	if stderr != nil {
+		cmd.Stdout, cmd.Stderr = stderr, stderr
 	} else {
 		cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
+	if err := s.spawn(cmd); err != nil {
+		return fmt.Errorf("start %s: %w", what, err)
 	}
-	s.cmd = cmd
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
 	if err := s.waitReady(ctx, 10*time.Second); err != nil {
 		s.kill()
-		return nil, fmt.Errorf("redis-server did not start: %v: %s", err, strings.TrimSpace(logBuf.String()))
+		return fmt.Errorf("%s did not start: %v: %s", what, err, strings.TrimSpace(logBuf.String()))
 	}
-	return s, nil
+	return nil
+}
+
+// spawn starts cmd in the server's directory, to die with this process,
+// and records its exit in s.done and s.waitErr.
+func (s *Server) spawn(cmd *exec.Cmd) error {
+	cmd.Dir = s.Dir
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.cmd = cmd
+	done := make(chan struct{})
+	s.done = done
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(done)
+	}()
+	return nil
 }
 
 // waitReady polls with a raw PING until the server answers.
@@ -275,21 +303,11 @@ func (s *Server) kill() {
 // same arguments, after Kill.
 func (s *Server) Restart(ctx context.Context) error {
 	s.kill()
-	args := s.cmd.Args[1:]
-	cmd := exec.Command(s.cmd.Path, args...)
-	cmd.Dir = s.Dir
-	cmd.SysProcAttr = sysProcAttr()
+	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
 	cmd.Stdout, cmd.Stderr = s.cmd.Stdout, s.cmd.Stderr
-	if err := cmd.Start(); err != nil {
+	if err := s.spawn(cmd); err != nil {
 		return err
 	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	done := s.done
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(done)
-	}()
 	return s.waitReady(ctx, 10*time.Second)
 }
 

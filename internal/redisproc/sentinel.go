@@ -49,24 +49,10 @@ func StartSentinel(ctx context.Context, masterName, masterAddr string, quorum in
 	if err != nil {
 		return nil, fmt.Errorf("master address %q: %v", masterAddr, err)
 	}
-	dir, err := os.MkdirTemp("", "redtop-sentinel-")
-	if err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		s, err := startSentinel(ctx, bin, dir, []string{masterName, host, port, strconv.Itoa(quorum)}, opt)
-		if err == nil {
-			s.ownsDir = true
-			return s, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	os.RemoveAll(dir)
-	return nil, lastErr
+	monitor := []string{masterName, host, port, strconv.Itoa(quorum)}
+	return startInDir(ctx, "redtop-sentinel-", true, func(dir string) (*Server, error) {
+		return startSentinel(ctx, bin, dir, monitor, opt)
+	})
 }
 
 func startSentinel(ctx context.Context, bin, dir string, monitor []string, opt SentinelOptions) (*Server, error) {
@@ -100,7 +86,7 @@ func startSentinel(ctx context.Context, bin, dir string, monitor []string, opt S
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir, Port: port, done: make(chan struct{}), password: opt.Password}
+	s := &Server{Dir: dir, Port: port, password: opt.Password}
 	args := []string{path, "--sentinel",
 		"--bind", "127.0.0.1",
 		"--dir", dir,
@@ -119,26 +105,8 @@ func startSentinel(ctx context.Context, bin, dir string, monitor []string, opt S
 	} else {
 		args = append(args, "--port", strconv.Itoa(port))
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = sysProcAttr()
-	var logBuf lockedBuffer
-	if opt.Stderr != nil {
-		cmd.Stdout, cmd.Stderr = opt.Stderr, opt.Stderr
-	} else {
-		cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server --sentinel: %w", err)
-	}
-	s.cmd = cmd
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
-	if err := s.waitReady(ctx, 10*time.Second); err != nil {
-		s.kill()
-		return nil, fmt.Errorf("sentinel did not start: %v: %s", err, strings.TrimSpace(logBuf.String()))
+	if err := s.run(ctx, exec.Command(bin, args...), opt.Stderr, "redis-server --sentinel"); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -289,12 +257,7 @@ func pairs(v any) map[string]string {
 // is set (as ForTest).
 func SentinelSetForTest(t testing.TB, replicas int) *SentinelSet {
 	t.Helper()
-	if _, err := Binary(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
+	needBinary(t)
 	set, err := StartSentinelSet(context.Background(), "mymaster", replicas, SentinelOptions{})
 	if err != nil {
 		t.Fatalf("start sentinel set: %v", err)
@@ -306,12 +269,7 @@ func SentinelSetForTest(t testing.TB, replicas int) *SentinelSet {
 // SentinelForTest starts a Sentinel for a test and stops it in t.Cleanup.
 func SentinelForTest(t testing.TB, masterName, masterAddr string, quorum int, opt SentinelOptions) *Server {
 	t.Helper()
-	if _, err := Binary(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
+	needBinary(t)
 	s, err := StartSentinel(context.Background(), masterName, masterAddr, quorum, opt)
 	if err != nil {
 		t.Fatalf("start sentinel: %v", err)
