@@ -51,8 +51,9 @@ a sample, their memory and TTLs (with --yes, estimated from 5% of the
 keyspace). Then, unless --yes, type the pattern or the number of keys to
 confirm (the number, when the pattern matches every key or more than half
 of the database). Keys are checked against PATTERN again
-client-side before each write; each batch is one round trip, never resent:
-a batch whose reply does not come is reported "unknown". ctrl+c once stops
+client-side before each write; each batch is one round trip (an expire's
+keys that already had a TTL take a second one, to record it for undo),
+never resent: a batch whose reply does not come is reported "unknown". ctrl+c once stops
 after the batch in flight, twice aborts at once.
 
 Every run, and every restore, writes a journal (JSON lines: each batch's

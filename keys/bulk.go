@@ -248,11 +248,13 @@ func (opt BulkOptions) normalize() BulkOptions {
 // key matching opt.Pattern: SCAN MATCH on reader, each key checked again
 // with Match, batches of opt.Batch keys written on one connection opened
 // with writer's options (which must have retries off), each batch in one
-// round trip: one variadic UNLINK, or one PEXPIRE/PERSIST per key; with
-// opt.Backup, one transaction that saves and unlinks the batch (see
-// deleteWithBackup). A batch is never sent twice: one whose reply does
-// not come is "unknown", and the run stops at the first transport failure
-// or error reply.
+// round trip: one variadic UNLINK, or a PTTL (the undo record) and a
+// PEXPIRE/PERSIST per key; with opt.Backup, one transaction that saves and
+// unlinks the batch (see deleteWithBackup). An expire on Redis 7.0+ sends
+// PEXPIRE … NX first, and PTTL and PEXPIRE in a second round trip only for
+// the keys that had a TTL (see expireNX). A command is never sent twice:
+// one whose reply does not come is "unknown", and the run stops at the
+// first transport failure or error reply.
 //
 // Before anything is sent it refuses, with nil report: an invalid pattern
 // or TTL, a read-only server or user (Caps), a user who may not run the
@@ -309,6 +311,7 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 		return nil, err
 	}
 	r := newBulkRun(opt, files, start, progress)
+	r.nx = versionAtLeast(caps.Version, 7, 0)
 	r.rt = newRouter(opt.Node, w, opt.Ledger, opt.Abort)
 	defer r.rt.close()
 
@@ -451,6 +454,12 @@ type bulkRun struct {
 
 	stopErr error    // why the run stopped, set by batch
 	unsent  []string // keys of the stopping batch that were never sent
+
+	// nx: an expire tries PEXPIRE … NX first (see expireNX), the server
+	// has it (Redis 7.0+). ttlShare: the share of the last batch's keys
+	// that had a TTL (or were gone).
+	nx       bool
+	ttlShare float64
 }
 
 func newBulkRun(opt BulkOptions, files *bulkFiles, start time.Time, progress func(BulkProgress)) *bulkRun {
@@ -625,6 +634,8 @@ func (r *bulkRun) batch(ctx context.Context, keys []string) error {
 		unsent, err = r.deleteWithBackup(ctx, keys)
 	case r.opt.Op == OpDelete:
 		unsent, err = r.unlink(ctx, keys)
+	case r.opt.Op == OpExpire && r.nx && r.ttlShare <= nxBelow:
+		unsent, err = r.expireNX(ctx, keys)
 	default:
 		unsent, err = r.perKey(ctx, keys)
 	}

@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"redtop/conn"
 	"redtop/internal/redisproc"
 	"redtop/redisinfo"
 )
@@ -467,4 +469,224 @@ func TestJournalKeysRoundTrip(t *testing.T) {
 	if fmt.Sprint(got.Applied) != fmt.Sprint(want) || fmt.Sprint(got.Gone) != fmt.Sprint(keys[3:5]) || fmt.Sprint(got.Unknown) != fmt.Sprint([]string{"u\xfe"}) {
 		t.Fatalf("read back %q / %q / %q", got.Applied, got.Gone, got.Unknown)
 	}
+}
+
+// TestBulkExpireNX: on Redis 7.0+ an expire sends PEXPIRE … NX first and
+// PTTL then PEXPIRE only for the keys NX left alone; without NX (an older
+// server) PTTL then PEXPIRE for every key. Either way: every type of key
+// gets the TTL, each key's TTL before is journaled (none: -1), a key gone
+// between the scan and the write is counted gone, and the ledger books
+// exactly what the server counted.
+func TestBulkExpireNX(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name          string
+		caps          *Caps // nil: probed (7.0: NX)
+		pttl, pexpire int64 // calls of the clean run
+	}{
+		{"NX", nil, 51, 606 + 51}, // 51 keys have a TTL
+		{"PTTL first", &Caps{Version: "6.2.14"}, 606, 606},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBulkRig(t)
+			a := b.admin
+			b.populate(t, 600, "x")
+			for i := 0; i < 50; i++ {
+				a.Expire(ctx, "x:"+strconv.Itoa(i), time.Hour)
+			}
+			a.RPush(ctx, "x:list", "a")
+			a.HSet(ctx, "x:hash", "f", "v")
+			a.SAdd(ctx, "x:set", "m")
+			a.ZAdd(ctx, "x:zset", redis.Z{Score: 1, Member: "m"})
+			a.XAdd(ctx, &redis.XAddArgs{Stream: "x:stream", Values: []string{"f", "v"}})
+			a.Set(ctx, "x:short", "v", 5*time.Second)
+			a.Set(ctx, "y:other", "v", 0)
+
+			// A clean run: the ledger against the server's counts.
+			opt := b.opts(OpExpire, "x:*")
+			opt.TTL, opt.Batch, opt.Caps = 90*time.Second, 100, tt.caps
+			warm(t, b.reader)
+			c0 := b.counts(t)
+			rep, err := RunBulk(ctx, b.reader, b.writer, opt, nil)
+			c1 := b.counts(t)
+			if err != nil || !rep.OK() || rep.Applied != 606 || rep.AlreadyGone != 0 || rep.Batches != 7 {
+				t.Fatalf("report %+v %v", rep, err)
+			}
+			own := b.ledger.Get("n")
+			checkBooked(t, c0, c1, own)
+			if own.Calls["pttl"] != tt.pttl || own.Calls["pexpire"] != tt.pexpire {
+				t.Fatalf("%d PTTL, %d PEXPIRE", own.Calls["pttl"], own.Calls["pexpire"])
+			}
+			prev := map[string]int64{}
+			for _, p := range readJournal(t, rep.Journal).Prev {
+				prev[p.Key] = p.PTTLms
+				if p.AtMs == 0 || p.Result != ResultApplied {
+					t.Fatalf("record %+v", p)
+				}
+			}
+			for k, want := range map[string][2]int64{"x:0": {3590_000, 3600_000}, "x:49": {3590_000, 3600_000},
+				"x:short": {4000, 5000}, "x:50": {-1, -1}, "x:599": {-1, -1}, "x:list": {-1, -1}, "x:hash": {-1, -1},
+				"x:set": {-1, -1}, "x:zset": {-1, -1}, "x:stream": {-1, -1}} {
+				if p, ok := prev[k]; !ok || p < want[0] || p > want[1] {
+					t.Fatalf("%s: TTL before %d (recorded %v), want %v", k, p, ok, want)
+				}
+				if d := a.PTTL(ctx, k).Val(); d <= 89*time.Second || d > 90*time.Second {
+					t.Fatalf("%s PTTL %v", k, d)
+				}
+			}
+			if len(prev) != 606 || a.PTTL(ctx, "y:other").Val() != -1 {
+				t.Fatalf("%d records, y:other PTTL %v", len(prev), a.PTTL(ctx, "y:other").Val())
+			}
+
+			// A key gone between the scan and the write.
+			b.populate(t, 300, "v")
+			var once sync.Once
+			afterPage = func(string) { once.Do(func() { a.Del(ctx, "v:7") }) }
+			defer func() { afterPage = nil }()
+			opt = b.opts(OpExpire, "v:*")
+			opt.TTL, opt.Caps = time.Hour, tt.caps
+			rep, err = RunBulk(ctx, b.reader, b.writer, opt, nil)
+			if err != nil || !rep.OK() || rep.Applied != 299 || rep.AlreadyGone != 1 {
+				t.Fatalf("report %+v %v", rep, err)
+			}
+			j := readJournal(t, rep.Journal)
+			if !slices.Equal(j.Gone, []string{"v:7"}) || len(j.Applied) != 299 || j.AppliedCount != 299 || len(j.Prev) != 299 {
+				t.Fatalf("journal: gone %q, %d listed applied, %d counted, %d records", j.Gone, len(j.Applied), j.AppliedCount, len(j.Prev))
+			}
+		})
+	}
+}
+
+// TestBulkExpireNXMostlyTTL: keys that all have a TTL make NX answer 0:
+// after the first batch the run sends PTTL then PEXPIRE straight away,
+// and the undo puts back each key's TTL.
+func TestBulkExpireNXMostlyTTL(t *testing.T) {
+	ctx := context.Background()
+	b := newBulkRig(t)
+	b.populate(t, 1000, "w")
+	pipe := b.admin.Pipeline()
+	for i := 0; i < 1000; i++ {
+		pipe.Expire(ctx, "w:"+strconv.Itoa(i), 2*time.Hour)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "config", "resetstat")
+	opt := b.opts(OpExpire, "w:*")
+	opt.TTL, opt.Batch = time.Minute, 250
+	rep, err := RunBulk(ctx, b.reader, b.writer, opt, nil)
+	if err != nil || !rep.OK() || rep.Applied != 1000 {
+		t.Fatalf("report %+v %v", rep, err)
+	}
+	if p, x := b.commandCalls(t, "pttl"), b.commandCalls(t, "pexpire"); p != 1000 || x != 1250 {
+		t.Fatalf("%d PTTL, %d PEXPIRE: want NX for the first batch only", p, x)
+	}
+	res, err := Restore(ctx, b.writer, rep.Journal, RestoreOptions{JournalDir: b.dir})
+	if err != nil || res.Restored != 1000 || !res.OK() {
+		t.Fatalf("undo: %+v %v", res, err)
+	}
+	if d := b.admin.PTTL(ctx, "w:500").Val(); d < 2*time.Hour-time.Minute || d > 2*time.Hour {
+		t.Fatalf("w:500 PTTL %v after the undo", d)
+	}
+}
+
+// TestBulkExpireNXCut: a connection cut in the middle of an expire whose
+// keys are a mix (30% with a TTL: NX, then PTTL and PEXPIRE for those),
+// in a batch's first round trip or its second, leaves a journal that says
+// what the server did: applied keys have the run's TTL and the TTL before
+// recorded, keys not attempted or not reached have their own, unknown keys
+// one or the other; the undo puts back exactly the applied ones.
+func TestBulkExpireNXCut(t *testing.T) {
+	for _, cut := range []int64{6600, 7000} {
+		t.Run(strconv.FormatInt(cut, 10), func(t *testing.T) { testExpireNXCut(t, cut) })
+	}
+}
+
+func testExpireNXCut(t *testing.T, cut int64) {
+	ctx := context.Background()
+	const n = 20_000
+	b := newBulkRig(t)
+	b.populate(t, n, "key")
+	pipe := b.admin.Pipeline()
+	for i := 0; i < n; i += 10 {
+		for j := i; j < i+3; j++ {
+			pipe.Expire(ctx, "key:"+strconv.Itoa(j), 2*time.Hour)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := newCutAfterProxy(t, "unix", b.srv.Addr(), "PEXPIRE", cut)
+	w := redis.NewClient(conn.Target{Network: "tcp", Addr: p.addr(), Timeout: 2 * time.Second}.WriterOptions())
+	defer w.Close()
+	opt := b.opts(OpExpire, "key:*")
+	opt.TTL = time.Hour
+	rep, err := RunBulk(ctx, b.reader, w, opt, nil)
+	if err == nil || rep == nil || rep.Stopped != "connection lost" || rep.Unknown == 0 || rep.Unknown > DefaultBatch || rep.Applied == 0 {
+		t.Fatalf("err %v report %+v", err, rep)
+	}
+	j := readJournal(t, rep.Journal)
+	state := map[string]string{}
+	for _, k := range j.Applied {
+		state[k] = "applied"
+	}
+	for _, k := range j.Unknown {
+		state[k] = "unknown"
+	}
+	prev := map[string]int64{}
+	for _, pr := range j.Prev {
+		prev[pr.Key] = pr.PTTLms
+	}
+	pipe = b.admin.Pipeline()
+	ttls := make([]*redis.DurationCmd, n)
+	for i := range ttls {
+		ttls[i] = pipe.PTTL(ctx, "key:"+strconv.Itoa(i))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var applied, unknown int64
+	for i, c := range ttls {
+		k, d := "key:"+strconv.Itoa(i), c.Val()
+		had := time.Duration(-1)
+		if i%10 < 3 {
+			had = 2 * time.Hour
+		}
+		own := had < 0 && d == -1 || had > 0 && d > had-time.Minute
+		run := d > time.Hour-time.Minute && d <= time.Hour
+		switch state[k] {
+		case "applied":
+			applied++
+			if !run || had < 0 && prev[k] != PrevNoTTL || had > 0 && prev[k] < (had-time.Minute).Milliseconds() {
+				t.Fatalf("%s journaled applied: PTTL %v, before %d", k, d, prev[k])
+			}
+		case "unknown":
+			unknown++
+			if !run && !own {
+				t.Fatalf("%s journaled unknown: PTTL %v", k, d)
+			}
+		default:
+			if !own {
+				t.Fatalf("%s journaled %q: PTTL %v, had %v", k, state[k], d, had)
+			}
+		}
+	}
+	if applied != rep.Applied || unknown != rep.Unknown {
+		t.Fatalf("%d applied, %d unknown; report %+v", applied, unknown, rep)
+	}
+	res, err := Restore(ctx, b.writer, rep.Journal, RestoreOptions{JournalDir: b.dir})
+	if err != nil && res == nil || res.Restored != rep.Applied {
+		t.Fatalf("undo: %+v %v", res, err)
+	}
+	for i := 0; i < n; i += 997 {
+		k := "key:" + strconv.Itoa(i)
+		if state[k] != "applied" {
+			continue
+		}
+		d := b.admin.PTTL(ctx, k).Val()
+		if i%10 < 3 && d < 2*time.Hour-time.Minute || i%10 >= 3 && d != -1 {
+			t.Fatalf("%s PTTL %v after the undo", k, d)
+		}
+	}
+	t.Logf("%d applied, %d unknown, %d not attempted; undo: %d restored, %d failed", rep.Applied, rep.Unknown, rep.NotAttempted, res.Restored, res.Failed)
 }

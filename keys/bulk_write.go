@@ -359,108 +359,264 @@ func (r *bulkRun) perKey(ctx context.Context, keys []string) (unsent []string, e
 	}
 	out, xerr := r.rt.exchange(ctx, cmds)
 	at := time.Now().UnixMilli()
-	res := make([]int64, len(keys))
-	prev := make([]int64, len(keys))
-	state := make([]resState, len(keys))
-	var rerr, perr, bad error
-	refusedNode := home
+	kr := make([]keyResult, len(keys))
+	e := keyErrs{xerr: xerr, what: cmd, refusedNode: home}
 	var looked byNode[lookups]
 	for k := range keys {
 		p, w := out[2*k], out[2*k+1]
-		prev[k] = PrevUnknown
+		kr[k] = keyResult{node: w.node, state: w.state, prev: PrevUnknown}
 		switch {
 		case p.state != replied:
 		case p.err != nil:
-			perr = firstErr(perr, p.err)
+			e.perr = firstErr(e.perr, p.err)
 		case p.kind != ':':
-			bad = firstErr(bad, fmt.Errorf("PTTL: unexpected reply %q", p.kind))
+			e.bad = firstErr(e.bad, fmt.Errorf("PTTL: unexpected reply %q", p.kind))
 		default:
-			prev[k] = p.n
+			kr[k].prev = p.n
 			if l := looked.at(p.node); p.n == PrevMissing {
 				l.misses++
 			} else {
 				l.hits++
 			}
 		}
-		state[k] = w.state
 		switch {
 		case w.state != replied:
 		case w.err != nil:
-			if rerr == nil {
-				rerr, refusedNode = w.err, w.node
-			}
-			res[k] = -1
+			e.refuse(w.err, w.node)
+			kr[k].res = -1
 		case w.kind != ':':
-			bad = firstErr(bad, fmt.Errorf("%s: unexpected reply %q", cmd, w.kind))
+			e.bad = firstErr(e.bad, fmt.Errorf("%s: unexpected reply %q", cmd, w.kind))
 		default:
-			res[k] = w.n
+			kr[k].res = w.n
 		}
 	}
-	if bad != nil {
-		// A reply we could not make sense of: everything sent is unknown.
-		for k := range state {
-			if state[k] == replied {
-				state[k] = noReply
-			}
-		}
-	}
+	e.unknownIfBad(kr)
 	r.bookLookups("pttl", &looked)
-	if xerr == nil && bad == nil && rerr == nil && r.opt.Op == OpPersist {
+	r.ttlShare = ttlShare(kr)
+	if xerr == nil && e.bad == nil && e.rerr == nil && r.opt.Op == OpPersist {
 		var ask []int
-		for i, n := range res {
+		for i, x := range kr {
 			switch {
-			case n != 0:
-			case prev[i] == PrevNoTTL:
-				res[i] = 2
-			case prev[i] == PrevUnknown:
+			case x.res != 0:
+			case x.prev == PrevNoTTL:
+				kr[i].res = 2
+			case x.prev == PrevUnknown:
 				ask = append(ask, i)
 			}
 		}
-		r.whyUnchanged(ctx, keys, res, ask)
+		r.whyUnchanged(ctx, keys, kr, ask)
 	}
+	// One write call a key sent, refused ones aside.
+	var calls byNode[int64]
+	for _, x := range kr {
+		if x.state == noReply || x.state == replied && x.res != -1 {
+			*calls.at(x.node)++
+		}
+	}
+	for _, node := range calls.order {
+		r.book(node, r.opt.Op.command(), *calls.m[node], 0, 0)
+	}
+	if e.rerr != nil {
+		bookRan(r.opt.Ledger, e.refusedNode, r.opt.Op.command(), e.rerr)
+	}
+	return r.settle(seq, keys, kr, at, &e)
+}
+
+// nxBelow: an expire batch tries PEXPIRE … NX first (expireNX) while at
+// most this share of the previous batch's keys had a TTL; above it, NX
+// would mostly answer 0 and cost a command and a round trip more a key.
+const nxBelow = 0.5
+
+// expireNX sends PEXPIRE key ttl NX for each key, in one round trip: a
+// key it applies to had no TTL, and that is its undo record (-1), taken
+// in the same command, with nothing in between. Keys without TTL, the
+// usual target of an expire, so take one command instead of two (PTTL,
+// PEXPIRE). The keys NX left alone (0: they have a TTL, or are gone) then
+// go through perKey, in a second round trip. When the first one did not
+// go through whole (a transport failure, a refusal, a reply that made no
+// sense) the second is not sent: those keys were not changed, and are
+// "not attempted". A server that refuses the NX option (it is older than
+// its version said) ran nothing: the batch goes through perKey, and so do
+// the next ones.
+//
+// On 1M keys of which 400k match, none with a TTL, a run takes about a
+// fifth less time (measured interleaved: 1.13-1.21 s against 1.47-1.62 s;
+// the server's CPU, the bottleneck, 1.0 s against 1.15-1.25 s, of which
+// SCAN is 0.6 s). One EVALSHA a batch of a Lua script doing the same
+// (PEXPIRE NX, else PTTL and PEXPIRE) was measured too and is slower
+// (1.22-1.29 s): the script's calls cost the server more than parsing the
+// pipeline, and it holds the server 0.55-0.8 ms a call.
+func (r *bulkRun) expireNX(ctx context.Context, keys []string) (unsent []string, err error) {
+	seq, home := r.seq, r.opt.Node
+	cmds := make([]rcmd, len(keys))
+	extra := []string{r.ttlArg, "NX"}
+	for i := range keys {
+		cmds[i] = rcmd{name: "PEXPIRE", keys: keys[i : i+1 : i+1], extra: extra}
+	}
+	out, xerr := r.rt.exchange(ctx, cmds)
+	at := time.Now().UnixMilli()
+	e := keyErrs{xerr: xerr, what: "PEXPIRE", refusedNode: home}
+	settled := make([]string, 0, len(keys))
+	kr := make([]keyResult, 0, len(keys))
+	var rest []string // NX answered 0
+	var calls byNode[int64]
+	noNX := false
+	for i, o := range out {
+		x := keyResult{node: o.node, state: o.state, prev: PrevUnknown}
+		switch {
+		case o.state == neverSent:
+		case o.state == noReply:
+			*calls.at(o.node)++
+		case o.err != nil && nxRefused(o.err):
+			noNX = true
+			rest = append(rest, keys[i])
+			continue
+		case o.err != nil:
+			bookRan(r.opt.Ledger, o.node, "pexpire", o.err)
+			e.refuse(o.err, o.node)
+			x.res = -1
+		case o.kind != ':' || o.n < 0 || o.n > 1:
+			*calls.at(o.node)++
+			e.bad = firstErr(e.bad, fmt.Errorf("PEXPIRE NX: unexpected reply %q %d", o.kind, o.n))
+		case o.n == 1:
+			*calls.at(o.node)++
+			x.prev, x.res = PrevNoTTL, 1
+		default:
+			*calls.at(o.node)++
+			rest = append(rest, keys[i])
+			continue
+		}
+		settled = append(settled, keys[i])
+		kr = append(kr, x)
+	}
+	e.unknownIfBad(kr)
+	for _, node := range calls.order {
+		r.book(node, "pexpire", *calls.m[node], 0, 0)
+	}
+	if noNX {
+		r.nx = false
+	}
+	unsent, err = r.settle(seq, settled, kr, at, &e)
+	switch {
+	case err != nil:
+		return append(unsent, rest...), err // NX changed none of rest
+	case len(rest) == 0:
+		r.ttlShare = 0
+		return nil, nil
+	}
+	unsent, err = r.perKey(ctx, rest)
+	r.ttlShare = float64(len(rest)) / float64(len(keys))
+	if noNX {
+		r.ttlShare = 0
+	}
+	return unsent, err
+}
+
+// nxRefused reports PEXPIRE's refusal of the NX option (Redis < 7.0
+// checks its arity before running it): it ran nothing.
+func nxRefused(err error) bool {
+	return strings.HasPrefix(err.Error(), "ERR wrong number of arguments")
+}
+
+// ttlShare is the share of the keys whose PTTL was read that had a TTL or
+// were gone.
+func ttlShare(kr []keyResult) float64 {
+	var read, ttl int
+	for _, x := range kr {
+		if x.prev != PrevUnknown {
+			read++
+			if x.prev != PrevNoTTL {
+				ttl++
+			}
+		}
+	}
+	if read == 0 {
+		return 0
+	}
+	return float64(ttl) / float64(read)
+}
+
+// keyResult is what became of one key of an expire or persist batch: the
+// node that answered, what became of its write, the key's PTTL before the
+// write (PrevUnknown when it was not read) and the write's outcome: 1
+// applied, 0 gone, 2 unchanged (persist: it had no TTL), -1 refused.
+type keyResult struct {
+	node  string
+	state resState
+	prev  int64
+	res   int64
+}
+
+// keyErrs are what went wrong in an expire or persist batch.
+type keyErrs struct {
+	xerr        error  // a transport failure
+	what        string // the commands it cut, for its message
+	bad         error  // a reply that made no sense: everything sent is unknown
+	rerr        error  // the first write refused: its keys have res -1
+	refusedNode string //
+	perr        error  // a PTTL refused: its key's write ran without its undo record
+}
+
+func (e *keyErrs) refuse(err error, node string) {
+	if e.rerr == nil {
+		e.rerr, e.refusedNode = err, node
+	}
+}
+
+// unknownIfBad makes every key that got a reply unknown when a reply made
+// no sense.
+func (e *keyErrs) unknownIfBad(kr []keyResult) {
+	if e.bad == nil {
+		return
+	}
+	for k := range kr {
+		if kr[k].state == replied {
+			kr[k].state = noReply
+		}
+	}
+}
+
+// settle books the outcome of an expire or persist batch in the report
+// and the journal, node by node: the keys applied, gone and unchanged with
+// their PTTL before the write (read at atMs), refused, unknown and never
+// sent. It returns the keys never sent and, to stop the run, why.
+func (r *bulkRun) settle(seq int, keys []string, kr []keyResult, atMs int64, e *keyErrs) (unsent []string, err error) {
 	type part struct {
 		done, gone, unch   []string
 		prev, gprev, uprev []int64
 		applied            int64
 	}
 	var parts byNode[part]
-	parts.at(home)
+	parts.at(r.opt.Node)
 	var refusedKeys []string
 	var unknown byNode[lost]
-	var calls byNode[int64]
 	for k, key := range keys {
-		node := out[2*k+1].node
-		switch state[k] {
+		x := kr[k]
+		switch x.state {
 		case neverSent:
 			unsent = append(unsent, key)
 			continue
 		case noReply:
-			u := unknown.at(node)
+			u := unknown.at(x.node)
 			u.keys = append(u.keys, key)
-			u.prev = append(u.prev, prev[k])
-			*calls.at(node)++
+			u.prev = append(u.prev, x.prev)
 			continue
 		}
-		p := parts.at(node)
-		switch res[k] {
+		p := parts.at(x.node)
+		switch x.res {
 		case 1:
 			p.applied++
 			p.done = append(p.done, key)
-			p.prev = append(p.prev, prev[k])
+			p.prev = append(p.prev, x.prev)
 		case 0:
 			p.gone = append(p.gone, key)
-			p.gprev = append(p.gprev, prev[k])
+			p.gprev = append(p.gprev, x.prev)
 		case 2: // persist: exists, had no TTL
 			p.unch = append(p.unch, key)
-			p.uprev = append(p.uprev, prev[k])
+			p.uprev = append(p.uprev, x.prev)
 		default:
 			refusedKeys = append(refusedKeys, key)
-			continue
 		}
-		*calls.at(node)++
-	}
-	for _, node := range calls.order {
-		r.book(node, r.opt.Op.command(), *calls.m[node], 0, 0)
 	}
 	var jerr error
 	for _, node := range parts.order {
@@ -473,26 +629,25 @@ func (r *bulkRun) perKey(ctx context.Context, keys []string) (unsent []string, e
 		r.rep.Applied += p.applied
 		r.rep.AlreadyGone += int64(len(p.gone))
 		r.rep.Unchanged += int64(len(p.unch))
-		jerr = firstErr(jerr, r.line(JournalBatch{Seq: seq, Result: ResultApplied, PrevAtMs: at,
+		jerr = firstErr(jerr, r.line(JournalBatch{Seq: seq, Result: ResultApplied, PrevAtMs: atMs,
 			Applied: p.applied, Gone: int64(len(p.gone)), Unchanged: int64(len(p.unch))}, node, done, p.gone, p.unch, dprev))
 	}
 	if len(refusedKeys) > 0 {
-		bookRan(r.opt.Ledger, refusedNode, r.opt.Op.command(), rerr)
-		r.refused(seq, refusedNode, refusedKeys, rerr)
+		r.refused(seq, e.refusedNode, refusedKeys, e.rerr)
 	}
-	r.journalUnknown(seq, &unknown, firstErr(bad, xerr), at)
+	r.journalUnknown(seq, &unknown, firstErr(e.bad, e.xerr), atMs)
 	switch {
-	case bad != nil:
+	case e.bad != nil:
 		r.rep.Stopped = "failed"
-		return unsent, bad
-	case xerr != nil:
-		return unsent, r.transport(xerr, cmd)
-	case rerr != nil:
-		return unsent, explainBulk(r.opt.Op, rerr)
-	case perr != nil:
+		return unsent, e.bad
+	case e.xerr != nil:
+		return unsent, r.transport(e.xerr, e.what)
+	case e.rerr != nil:
+		return unsent, explainBulk(r.opt.Op, e.rerr)
+	case e.perr != nil:
 		// The writes ran; their undo records are missing (-3). Stop here.
 		r.rep.Stopped = "refused"
-		return nil, fmt.Errorf("PTTL refused (%v): this batch's previous TTLs were not recorded (prev_pttl_ms -3); nothing more sent", perr)
+		return nil, fmt.Errorf("PTTL refused (%v): this batch's previous TTLs were not recorded (prev_pttl_ms -3); nothing more sent", e.perr)
 	}
 	return nil, jerr
 }
@@ -501,7 +656,7 @@ func (r *bulkRun) perKey(ctx context.Context, keys []string) (unsent []string, e
 // their PTTL is unknown) and marks with 2 those that exist: they had no
 // TTL. A key stays 0 (gone) only when EXISTS says so; when EXISTS fails it
 // is marked unchanged, which is true either way (nothing was changed).
-func (r *bulkRun) whyUnchanged(ctx context.Context, keys []string, res []int64, idx []int) {
+func (r *bulkRun) whyUnchanged(ctx context.Context, keys []string, kr []keyResult, idx []int) {
 	if len(idx) == 0 {
 		return
 	}
@@ -520,7 +675,7 @@ func (r *bulkRun) whyUnchanged(ctx context.Context, keys []string, res []int64, 
 		if o.state == replied && o.err == nil {
 			looked.at(o.node).hits++
 		}
-		res[idx[j]] = 2
+		kr[idx[j]].res = 2
 	}
 	r.bookLookups("exists", &looked)
 }
