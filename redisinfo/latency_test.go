@@ -1,9 +1,12 @@
 package redisinfo
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // latClock is a clock the test moves by hand.
@@ -132,5 +135,22 @@ func TestLatencySeries(t *testing.T) {
 	}
 	if w.Series(0) != nil {
 		t.Error("Series(0)")
+	}
+}
+
+// TestPingNotSentIsNotBooked: PINGs to a server that cannot be reached
+// leave nothing in the ledger to be subtracted once it is back.
+func TestPingNotSentIsNotBooked(t *testing.T) {
+	l := NewLedger()
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	defer c.Close()
+	p := NewPingSampler(c, "127.0.0.1:1", l)
+	for range 3 {
+		if _, err := p.Sample(context.Background()); err == nil {
+			t.Fatal("PING to a closed port answered")
+		}
+	}
+	if own := l.Get("127.0.0.1:1"); own.Calls["ping"] != 0 || own.NetIn != 0 || own.NetOut != 0 {
+		t.Fatalf("booked %+v for PINGs never sent", own)
 	}
 }
