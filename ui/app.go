@@ -83,6 +83,7 @@ type Model struct {
 	styles  *Styles
 	help    help.Model
 	tracker *redisinfo.Tracker
+	pinging bool // the PING loop runs (it starts after the first poll)
 	// On a cluster, one tracker per node besides the cluster's, fed from
 	// the same samples: a node picked in the overview shows its own rates
 	// over the same windows at once.
@@ -166,7 +167,7 @@ func New(ctx context.Context, cfg Config) *Model {
 // wait an interval.
 func (m *Model) Init() tea.Cmd {
 	m.inflight = true
-	return tea.Batch(pollCmd(m.ctx, m.cfg.Source, m.gen), tea.RequestBackgroundColor, m.pingCmd())
+	return tea.Batch(pollCmd(m.ctx, m.cfg.Source, m.gen), tea.RequestBackgroundColor)
 }
 
 // Update routes messages: global keys, then the focused pane; data goes to
@@ -181,7 +182,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m, m.handleKey(msg)
 	case polledMsg:
-		return m, m.handlePolled(msg)
+		cmd := m.handlePolled(msg)
+		if !m.pinging {
+			// The PING loop starts once the first INFO is in: a PING the
+			// server ran after that INFO but booked before it would show
+			// as the server's own command in the first interval.
+			m.pinging = true
+			cmd = tea.Batch(cmd, m.pingCmd())
+		}
+		return m, cmd
 	case nodePickedMsg:
 		return m, m.showNode(msg.addr)
 	case tickMsg:
