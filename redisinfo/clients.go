@@ -23,7 +23,7 @@ type Client struct {
 	Name     string
 	Age      time.Duration // since the connection was made
 	Idle     time.Duration // since its last command
-	Flags    string        // one letter each, "N" for none: see FlagNames
+	Flags    string        // one letter each, "N" for none (as CLIENT LIST sends them)
 	DB       int
 	Sub      int64 // channels subscribed
 	PSub     int64 // patterns subscribed
@@ -123,7 +123,7 @@ var clientColumnIndex = func() map[string]int {
 var multiColumn = clientColumnIndex["multi"]
 
 // ClientColumns are the names of Client's fields as CLIENT LIST names
-// them, for SortClients and Value.
+// them, for Value.
 func ClientColumns() []string {
 	names := make([]string, len(clientColumns))
 	for i, col := range clientColumns {

@@ -1,8 +1,6 @@
 package redisinfo
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"reflect"
 	"slices"
@@ -215,103 +213,7 @@ func FuzzParseClientList(f *testing.F) {
 				_ = cs[i].Value(col)
 			}
 		}
-		for _, col := range cols {
-			SortClients(cs, col, true)
-		}
-		FilterClients(cs, ParseClientFilter(text))
 	})
-}
-
-// sortableClients are: ids 1–5 in shuffled order.
-func sortableClients() []Client {
-	return ParseClientList(strings.Join([]string{
-		"id=3 addr=10.0.0.1:10 name=b idle=5 omem=100 cmd=get user=app watch=3",
-		"id=1 addr=10.0.0.1:9 name=a idle=50 omem=0 cmd=set user=app watch=10",
-		"id=5 addr=10.0.0.2:1 name=redtop idle=0 omem=100 cmd=info user=ops",
-		"id=2 addr=10.0.0.1:100 name=c idle=5 omem=9000 cmd=blpop user=app watch=2",
-		"id=4 addr=/tmp/r.sock:0 name= idle=7 omem=5 cmd=ping user=default",
-	}, "\n"))
-}
-
-func clientIDs(cs []Client) []int64 {
-	out := make([]int64, len(cs))
-	for i, c := range cs {
-		out[i] = c.ID
-	}
-	return out
-}
-
-func TestSortClients(t *testing.T) {
-	tests := []struct {
-		by   string
-		desc bool
-		want []int64
-	}{
-		{"id", false, []int64{1, 2, 3, 4, 5}},
-		{"id", true, []int64{5, 4, 3, 2, 1}},
-		{"idle", true, []int64{1, 4, 2, 3, 5}}, // ties (2, 3 at 5 s) by id
-		{"idle", false, []int64{5, 2, 3, 4, 1}},
-		{"omem", true, []int64{2, 3, 5, 4, 1}},
-		{"name", false, []int64{4, 1, 3, 2, 5}},
-		{"addr", false, []int64{4, 1, 3, 2, 5}}, // ports as numbers: 9 < 10 < 100
-		{"cmd", false, []int64{2, 3, 5, 4, 1}},
-		{"user", false, []int64{1, 2, 3, 4, 5}},
-		{"watch", true, []int64{1, 3, 2, 4, 5}}, // an Extra field, numerically; absent as ""
-		{"no-such-column", false, []int64{1, 2, 3, 4, 5}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.by, func(t *testing.T) {
-			cs := sortableClients()
-			SortClients(cs, tt.by, tt.desc)
-			if got := clientIDs(cs); !slices.Equal(got, tt.want) {
-				t.Errorf("by %s desc %v: %v, want %v", tt.by, tt.desc, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestFilterClients(t *testing.T) {
-	cs := ParseClientList(strings.Join([]string{
-		"id=1 addr=10.0.0.1:9 name=Checkout flags=N cmd=set user=app",
-		"id=2 addr=10.0.0.7:10 name=worker flags=b cmd=blpop user=app",
-		"id=3 addr=10.0.0.2:1 name=redtop flags=N cmd=info user=ops",
-		"id=4 addr=10.0.0.3:5 name=sub flags=P cmd=subscribe user=default",
-		"id=5 addr=10.0.0.4:5 name=txn flags=xb cmd=exec user=default",
-		"id=6 addr=10.0.0.5:5 name=redtop-monitor flags=O cmd=monitor user=ops",
-	}, "\n"))
-	tests := []struct {
-		name   string
-		filter ClientFilter
-		want   []int64
-	}{
-		{"all", ClientFilter{}, []int64{1, 2, 3, 4, 5, 6}},
-		{"name, any case", ClientFilter{Text: "checkOUT"}, []int64{1}},
-		{"addr", ClientFilter{Text: "10.0.0.7"}, []int64{2}},
-		{"cmd", ClientFilter{Text: "blpop"}, []int64{2}},
-		{"user", ClientFilter{Text: "ops"}, []int64{3, 6}},
-		{"no match", ClientFilter{Text: "nothing"}, nil},
-		{"flag", ClientFilter{Flags: "b"}, []int64{2, 5}},
-		{"every flag", ClientFilter{Flags: "bx"}, []int64{5}},
-		{"flag and text", ClientFilter{Flags: "b", Text: "worker"}, []int64{2}},
-		{"hide own", ClientFilter{HideOwn: true}, []int64{1, 2, 4, 5}},
-		{"own only by text", ClientFilter{Text: "redtop"}, []int64{3, 6}},
-		{"typed", ParseClientFilter("flags:b  -own 10.0"), []int64{2, 5}},
-		{"typed short", ParseClientFilter("f:P"), []int64{4}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := clientIDs(FilterClients(cs, tt.filter))
-			if len(got) == 0 && len(tt.want) == 0 {
-				return
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("%+v: %v, want %v", tt.filter, got, tt.want)
-			}
-		})
-	}
-	if f := ParseClientFilter("flags:b  -own 10.0 x"); f != (ClientFilter{Text: "10.0 x", Flags: "b", HideOwn: true}) {
-		t.Errorf("ParseClientFilter: %+v", f)
-	}
 }
 
 func TestOwnClients(t *testing.T) {
@@ -324,46 +226,6 @@ func TestOwnClients(t *testing.T) {
 		if c.Own != want {
 			t.Errorf("name %q: Own %v, want %v", name, c.Own, want)
 		}
-	}
-}
-
-func TestFlagNames(t *testing.T) {
-	tests := map[string][]string{
-		"N":  nil,
-		"":   nil,
-		"Pb": {"pubsub", "blocked"},
-		"xU": {"multi", "unix-socket"},
-		"O":  {"monitor"},
-		"S":  {"replica"},
-		"Z":  {"flag Z"},
-	}
-	for flags, want := range tests {
-		if got := FlagNames(flags); !slices.Equal(got, want) {
-			t.Errorf("FlagNames(%q) = %v, want %v", flags, got, want)
-		}
-	}
-}
-
-func TestSortClientsMany(t *testing.T) {
-	var b strings.Builder
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, id := range rng.Perm(2000) {
-		fmt.Fprintf(&b, "id=%d idle=%d omem=%d\n", id+1, rng.IntN(50), rng.IntN(1000))
-	}
-	cs := ParseClientList(b.String())
-	SortClients(cs, "idle", true)
-	seen := map[int64]bool{}
-	for i, c := range cs {
-		seen[c.ID] = true
-		if i > 0 {
-			p := cs[i-1]
-			if p.Idle < c.Idle || p.Idle == c.Idle && p.ID > c.ID {
-				t.Fatalf("at %d: %+v before %+v", i, p, c)
-			}
-		}
-	}
-	if len(seen) != 2000 {
-		t.Fatalf("%d distinct clients after sorting", len(seen))
 	}
 }
 
@@ -382,14 +244,5 @@ func BenchmarkParseClientList(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ParseClientList(text)
-	}
-}
-
-func BenchmarkSortClients(b *testing.B) {
-	cs := ParseClientList(benchClients(b))
-	b.ReportAllocs()
-	for b.Loop() {
-		SortClients(cs, "idle", true)
-		SortClients(cs, "addr", false)
 	}
 }
