@@ -65,16 +65,26 @@ func (s *SentinelInfo) FailingOver() bool { return s.HasFlag("failover_in_progre
 // sentinel answers, warn during a failover or when a replica is down or
 // cut off from the master.
 func (s *SentinelInfo) Level() Level {
-	switch {
-	case s.Err != nil, s.Down():
-		return Crit
-	case s.FailingOver(), s.HasFlag("disconnected"):
-		return Warn
+	if l := s.MasterLevel(); l != OK {
+		return l
 	}
 	for _, r := range s.Replicas {
 		if r.Level() != OK {
 			return Warn
 		}
+	}
+	return OK
+}
+
+// MasterLevel grades the master alone, as Status words it: crit when it
+// is down or no sentinel answers, warn during a failover or when the
+// sentinel lost it. Replicas are graded on their own (SentinelReplica.Level).
+func (s *SentinelInfo) MasterLevel() Level {
+	switch {
+	case s.Err != nil, s.Down():
+		return Crit
+	case s.FailingOver(), s.HasFlag("disconnected"):
+		return Warn
 	}
 	return OK
 }

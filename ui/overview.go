@@ -442,10 +442,7 @@ const recentEvent = 10 * time.Minute
 func (o *overview) sentinel(sn *redisinfo.SentinelInfo) string {
 	// The master's own state: a replica that lags or is down shows on the
 	// replicas line, not as "! ok".
-	lvl := sn.Level()
-	if sn.Err == nil && sn.Status() == "ok" {
-		lvl = redisinfo.OK
-	}
+	lvl := sn.MasterLevel()
 	sym, style := eventSymbol(lvl, o.st)
 	if lvl == redisinfo.OK {
 		sym = "✔"
