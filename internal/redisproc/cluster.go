@@ -194,7 +194,38 @@ func (c *Cluster) form(ctx context.Context, replicas int) error {
 	if err := pollAll(ctx, clients[c.masters:], func(cl *redis.Client) error { return linkUp(ctx, cl) }); err != nil {
 		return err
 	}
-	return pollAll(ctx, clients[:c.masters], func(cl *redis.Client) error { return writable(ctx, cl) })
+	if err := pollAll(ctx, clients[:c.masters], func(cl *redis.Client) error { return writable(ctx, cl) }); err != nil {
+		return err
+	}
+	return pollAll(ctx, clients, func(cl *redis.Client) error { return settled(ctx, cl) })
+}
+
+// settled: the node's bus links to every other node are up, and it has
+// heard each replica's replication offset (CLUSTER SHARDS calls a replica
+// at offset 0 "loading"). Both lag the rest of the forming by a gossip
+// round or two, and a tool asked just then reports them as they are.
+func settled(ctx context.Context, cl *redis.Client) error {
+	text, err := cl.ClusterNodes(ctx).Result()
+	if err != nil {
+		return err
+	}
+	for l := range strings.Lines(text) {
+		if f := strings.Fields(l); len(f) > 7 && f[7] != "connected" {
+			return fmt.Errorf("bus link down: %s", strings.TrimSpace(l))
+		}
+	}
+	shards, err := cl.ClusterShards(ctx).Result()
+	if err != nil {
+		return err
+	}
+	for _, s := range shards {
+		for _, n := range s.Nodes {
+			if n.Health != "online" {
+				return fmt.Errorf("node %s:%d is %s", n.IP, n.Port, n.Health)
+			}
+		}
+	}
+	return nil
 }
 
 // Failover sends CLUSTER FAILOVER to a replica of the master at addr
