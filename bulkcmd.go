@@ -53,8 +53,9 @@ confirm (the number, when the pattern matches every key or more than half
 of the database). Keys are checked against PATTERN again
 client-side before each write; each batch is one round trip (an expire's
 keys that already had a TTL take a second one, to record it for undo),
-never resent: a batch whose reply does not come is reported "unknown". ctrl+c once stops
-after the batch in flight, twice aborts at once.
+never resent: a batch whose reply does not come is reported "unknown".
+Two batches are in flight at once, on two connections (one with --auto).
+ctrl+c once stops after the batches in flight, twice aborts at once.
 
 Every run, and every restore, writes a journal (JSON lines: each batch's
 keys and outcome; for expire and persist, each key's TTL before the run)
@@ -355,7 +356,7 @@ func runBulk(ctx context.Context, app *App, op keys.Op, args []string, env bulkE
 }
 
 // interrupts turns the first ctrl+c (or SIGTERM, or ctx's end) into a
-// gentle stop (the batch in flight finishes) and the second into an abort.
+// gentle stop (the batches in flight finish) and the second into an abort.
 func interrupts(ctx context.Context, env bulkEnv, stderr io.Writer) (context.Context, <-chan struct{}, func()) {
 	sigs := env.signals
 	var ch chan os.Signal
@@ -376,10 +377,10 @@ func interrupts(ctx context.Context, env bulkEnv, stderr io.Writer) (context.Con
 			case <-sigs:
 				n++
 				if n == 1 {
-					fmt.Fprintln(stderr, "\nstopping after the batch in flight (ctrl+c again to abort at once)")
+					fmt.Fprintln(stderr, "\nstopping after the batches in flight (ctrl+c again to abort at once)")
 					cancel()
 				} else {
-					fmt.Fprintln(stderr, "\naborting: the batch in flight ends unknown")
+					fmt.Fprintln(stderr, "\naborting: the batches in flight end unknown")
 					close(abort)
 					return
 				}

@@ -246,7 +246,7 @@ func (opt BulkOptions) normalize() BulkOptions {
 
 // RunBulk deletes (UNLINK), expires (PEXPIRE) or persists (PERSIST) every
 // key matching opt.Pattern: SCAN MATCH on reader, each key checked again
-// with Match, batches of opt.Batch keys written on one connection opened
+// with Match, batches of opt.Batch keys written on a connection opened
 // with writer's options (which must have retries off), each batch in one
 // round trip: one variadic UNLINK, or a PTTL (the undo record) and a
 // PEXPIRE/PERSIST per key; with opt.Backup, one transaction that saves and
@@ -254,7 +254,9 @@ func (opt BulkOptions) normalize() BulkOptions {
 // PEXPIRE … NX first, and PTTL and PEXPIRE in a second round trip only for
 // the keys that had a TTL (see expireNX). A command is never sent twice:
 // one whose reply does not come is "unknown", and the run stops at the
-// first transport failure or error reply.
+// first transport failure or error reply. Unless opt.Auto paces it, two
+// batches are in flight at once, each on a connection of its own (see
+// writeLanes): a cut can leave both unknown.
 //
 // Before anything is sent it refuses, with nil report: an invalid pattern
 // or TTL, a read-only server or user (Caps), a user who may not run the
@@ -263,7 +265,7 @@ func (opt BulkOptions) normalize() BulkOptions {
 // when ctx was cancelled (the batch in flight is finished first), or what
 // failed. Everything the run did is in the journal, batch by batch.
 //
-// The next SCAN call overlaps with each batch's round trip.
+// The next SCAN call overlaps with the batches' round trips.
 func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions, progress func(BulkProgress)) (*BulkReport, error) {
 	if err := ValidateBulk(opt); err != nil {
 		return nil, err
@@ -319,6 +321,9 @@ func RunBulk(ctx context.Context, reader, writer *redis.Client, opt BulkOptions,
 	stopAuto := func() {}
 	if opt.Auto {
 		stopAuto = r.pace.measure(ctx, reader, opt)
+	} else {
+		r.openLanes(ctx, writer)
+		defer r.closeLanes()
 	}
 	complete, pending, scanErr := r.drive(ctx, reader)
 	r.rep.Complete = complete
@@ -460,6 +465,11 @@ type bulkRun struct {
 	// that had a TTL (or were gone).
 	nx       bool
 	ttlShare float64
+
+	// lanes, when set, write the run's batches (see openLanes); lane is
+	// this run's index among them, -1 for the run they write for.
+	lanes *lanes
+	lane  int
 }
 
 func newBulkRun(opt BulkOptions, files *bulkFiles, start time.Time, progress func(BulkProgress)) *bulkRun {
@@ -498,6 +508,11 @@ func (r *bulkRun) drive(ctx context.Context, reader *redis.Client) (complete boo
 			r.report()
 		},
 	}
+	send := r.batch
+	if r.lanes != nil {
+		r.lanes.start(ctx)
+		send = func(_ context.Context, keys []string) error { return r.lanes.hand(r, keys) }
+	}
 	st, scanErr := Scan(scanCtx, reader, sopt, func(page []string) error {
 		r.rep.Scanned += int64(len(page))
 		for _, k := range page {
@@ -512,7 +527,7 @@ func (r *bulkRun) drive(ctx context.Context, reader *redis.Client) (complete boo
 			afterPage(opt.Node)
 		}
 		for len(pending) >= opt.Batch {
-			err := r.batch(ctx, pending[:opt.Batch])
+			err := send(ctx, pending[:opt.Batch])
 			pending = pending[opt.Batch:] // on error, the batch's unsent keys are in r.unsent
 			if err != nil {
 				return err
@@ -523,8 +538,11 @@ func (r *bulkRun) drive(ctx context.Context, reader *redis.Client) (complete boo
 	})
 	complete = st.Complete && scanErr == nil
 	if scanErr == nil && len(pending) > 0 {
-		scanErr = r.batch(ctx, pending)
+		scanErr = send(ctx, pending)
 		pending = nil
+	}
+	if r.lanes != nil {
+		r.lanes.finish(r)
 	}
 	// Whatever stopped the run, the keys scanned but not sent are journaled.
 	if r.stopErr != nil {
@@ -563,7 +581,7 @@ func (r *bulkRun) conclude(ctx context.Context, pending []string, scanErr error)
 func (r *bulkRun) finish() {
 	r.rep.Elapsed = time.Since(r.start)
 	if s := r.rep.Elapsed.Seconds(); s > 0 {
-		r.rep.KeysPerSec = float64(r.sent()) / s
+		r.rep.KeysPerSec = float64(r.rep.sent()) / s
 	}
 	if r.files.backup != nil {
 		r.rep.BackupKeys, r.rep.BackupBytes = r.files.backup.counts()
@@ -571,32 +589,37 @@ func (r *bulkRun) finish() {
 }
 
 // sent is the number of keys sent so far, whatever their outcome.
-func (r *bulkRun) sent() int64 {
-	return r.rep.Applied + r.rep.AlreadyGone + r.rep.Unchanged + r.rep.Unknown + r.rep.Refused
+func (rep *BulkReport) sent() int64 {
+	return rep.Applied + rep.AlreadyGone + rep.Unchanged + rep.Unknown + rep.Refused
 }
 
 // report calls progress, at most 20 times a second.
 func (r *bulkRun) report() {
+	if l := r.lanes; l != nil {
+		l.report(r)
+		return
+	}
 	if r.progress == nil || time.Since(r.lastRep) < 50*time.Millisecond {
 		return
 	}
 	r.lastRep = time.Now()
-	r.progress(r.snapshot())
+	r.progress(r.progressOf(r.rep, r.fraction))
 }
 
-func (r *bulkRun) snapshot() BulkProgress {
+// progressOf is the progress of a run whose counts are rep.
+func (r *bulkRun) progressOf(rep *BulkReport, fraction float64) BulkProgress {
 	el := time.Since(r.start)
 	p := BulkProgress{
-		Scanned: r.rep.Scanned, Matched: r.rep.Matched,
-		Done:    r.rep.Applied + r.rep.AlreadyGone + r.rep.Unchanged,
-		Applied: r.rep.Applied, Gone: r.rep.AlreadyGone, Unknown: r.rep.Unknown,
-		Fraction: r.fraction, Elapsed: el, CurrentDelay: r.pace.delay(),
+		Scanned: rep.Scanned, Matched: rep.Matched,
+		Done:    rep.Applied + rep.AlreadyGone + rep.Unchanged,
+		Applied: rep.Applied, Gone: rep.AlreadyGone, Unknown: rep.Unknown,
+		Fraction: fraction, Elapsed: el, CurrentDelay: r.pace.delay(),
 	}
-	if r.rep.Complete {
+	if rep.Complete {
 		p.Fraction = 1
 	}
 	if s := el.Seconds(); s > 0 {
-		p.KeysPerSec = float64(r.sent()) / s
+		p.KeysPerSec = float64(rep.sent()) / s
 	}
 	if p.Fraction > 0.01 && p.Fraction < 1 {
 		p.ETA = time.Duration(float64(el) * (1 - p.Fraction) / p.Fraction)
@@ -608,10 +631,10 @@ func (r *bulkRun) snapshot() BulkProgress {
 // its outcome in the report and the journal. It returns an error to stop
 // the run: then r.stopErr is set and r.unsent holds the keys never sent.
 //
-// One batch at a time: keeping a second one in flight was measured to buy
-// nothing (over a unix socket, and over a 250 µs proxy alike), because the
-// chain of SCAN calls, each waiting for the previous cursor, is the
-// critical path; and it would double what a cut connection leaves unknown.
+// One batch at a time on a connection: a run keeps a second in flight on a
+// second connection (see writeLanes), so each lane's batches keep its
+// simple order (a batch, its replies, the journal) and its second round
+// trip (expireNX, a redirect) never meets another batch's replies.
 func (r *bulkRun) batch(ctx context.Context, keys []string) error {
 	stop := func(err error, unsent []string) error {
 		r.stopErr = err

@@ -16,9 +16,9 @@ import (
 type pacer struct {
 	rate   float64 // keys per second; 0: no cap
 	target time.Duration
-	next   time.Time // rate: when the next batch may go
 
 	mu        sync.Mutex
+	next      time.Time     // rate: when the next batch may go
 	autoDelay time.Duration // pause after each batch, set by auto pacing
 	lastBatch time.Duration // how long the last batch took
 	lastEnd   time.Time
@@ -40,18 +40,22 @@ func (p *pacer) delay() time.Duration {
 }
 
 // wait blocks until a batch of n keys may go; it returns early with
-// ctx's error or errAborted.
+// ctx's error or errAborted. Lanes writing at once share the rate: each
+// batch books its slot before it waits.
 func (p *pacer) wait(ctx context.Context, abort <-chan struct{}, n int) error {
 	now := time.Now()
 	until := now
+	p.mu.Lock()
 	if p.rate > 0 && p.next.After(until) {
 		until = p.next
 	}
-	p.mu.Lock()
 	if p.autoDelay > 0 && !p.lastEnd.IsZero() {
 		if t := p.lastEnd.Add(p.autoDelay); t.After(until) {
 			until = t
 		}
+	}
+	if p.rate > 0 {
+		p.next = until.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
 	}
 	p.mu.Unlock()
 	if d := until.Sub(now); d > 0 {
@@ -64,13 +68,6 @@ func (p *pacer) wait(ctx context.Context, abort <-chan struct{}, n int) error {
 		case <-abort:
 			return errAborted
 		}
-	}
-	if p.rate > 0 {
-		base := p.next
-		if now := time.Now(); base.Before(now) {
-			base = now
-		}
-		p.next = base.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
 	}
 	return nil
 }

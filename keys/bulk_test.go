@@ -578,8 +578,9 @@ func TestBulkExpireNXMostlyTTL(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Applied != 1000 {
 		t.Fatalf("report %+v %v", rep, err)
 	}
-	if p, x := b.commandCalls(t, "pttl"), b.commandCalls(t, "pexpire"); p != 1000 || x != 1250 {
-		t.Fatalf("%d PTTL, %d PEXPIRE: want NX for the first batch only", p, x)
+	// Each write lane learns from its own first batch.
+	if p, x := b.commandCalls(t, "pttl"), b.commandCalls(t, "pexpire"); p != 1000 || x < 1250 || x > 1000+writeLanes*250 {
+		t.Fatalf("%d PTTL, %d PEXPIRE: want NX for each lane's first batch only", p, x)
 	}
 	res, err := Restore(ctx, b.writer, rep.Journal, RestoreOptions{JournalDir: b.dir})
 	if err != nil || res.Restored != 1000 || !res.OK() {
@@ -622,7 +623,7 @@ func testExpireNXCut(t *testing.T, cut int64) {
 	opt := b.opts(OpExpire, "key:*")
 	opt.TTL = time.Hour
 	rep, err := RunBulk(ctx, b.reader, w, opt, nil)
-	if err == nil || rep == nil || rep.Stopped != "connection lost" || rep.Unknown == 0 || rep.Unknown > DefaultBatch || rep.Applied == 0 {
+	if err == nil || rep == nil || rep.Stopped != "connection lost" || rep.Unknown == 0 || rep.Unknown > writeLanes*DefaultBatch || rep.Applied == 0 {
 		t.Fatalf("err %v report %+v", err, rep)
 	}
 	j := readJournal(t, rep.Journal)

@@ -358,9 +358,9 @@ func (d *bulkDialog) progressLines(st *Styles, inner int) []string {
 	}
 	switch d.stops {
 	case 0:
-		lines = append(lines, st.Muted.Render("esc or ctrl+c stops after the batch in flight; press again to abort at once"))
+		lines = append(lines, st.Muted.Render("esc or ctrl+c stops after the batches in flight; press again to abort at once"))
 	case 1:
-		lines = append(lines, st.Warn.Render("stopping after the batch in flight… press again to abort at once"))
+		lines = append(lines, st.Warn.Render("stopping after the batches in flight… press again to abort at once"))
 	default:
 		lines = append(lines, st.Crit.Render("aborting…"))
 	}

@@ -187,8 +187,8 @@ type BulkRequest struct {
 // from commands, on other goroutines.
 type BulkJob interface {
 	Status() BulkStatus
-	Stop()  // after the batch in flight
-	Abort() // now: a batch in flight ends "unknown"
+	Stop()  // after the batches in flight
+	Abort() // now: the batches in flight end "unknown"
 }
 
 // BulkStatus is a job's latest progress, and its outcome once done.
