@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,25 @@ func TestPingLine(t *testing.T) {
 	feed(m, c, loadInfo(t, "info-1.txt"))
 	if s := screen(m); !strings.Contains(s, "ping 500µs") || !strings.Contains(s, "p99 500µs") || !strings.Contains(s, "p50 300µs") {
 		t.Fatalf("ping line:\n%s", s)
+	}
+}
+
+// TestClientsSortByAddress: the addr column sorts as addresses, not as
+// text: 10.0.0.9 before 10.0.0.10, port 6379 before 10000, IPv4 before
+// IPv6, and a unix socket's clients last.
+func TestClientsSortByAddress(t *testing.T) {
+	p := &clientsPane{sortCol: slices.Index(clientSorts, "addr"), rows: []ClientRow{
+		{ID: 1, Addr: "10.0.0.10:6379"},
+		{ID: 2, Addr: "/tmp/redis.sock:0"},
+		{ID: 3, Addr: "[::1]:5000"},
+		{ID: 4, Addr: "10.0.0.9:10000"},
+		{ID: 5, Addr: "10.0.0.9:6379"},
+	}}
+	var got []int64
+	for _, r := range p.filtered() {
+		got = append(got, r.ID)
+	}
+	if want := []int64{5, 4, 1, 3, 2}; !slices.Equal(got, want) {
+		t.Fatalf("sorted by addr: %v, want %v", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -202,13 +203,22 @@ func (p *clientsPane) filtered() []ClientRow {
 		out = append(out, r)
 	}
 	by := clientSorts[p.sortCol]
+	var addrs map[string]netip.AddrPort
+	if by == "addr" {
+		addrs = make(map[string]netip.AddrPort, len(out))
+		for _, r := range out {
+			if ap, err := netip.ParseAddrPort(r.Addr); err == nil {
+				addrs[r.Addr] = ap
+			}
+		}
+	}
 	slices.SortStableFunc(out, func(a, b ClientRow) int {
 		var c int
 		switch by {
 		case "name":
 			c = cmp.Compare(a.Name, b.Name)
 		case "addr":
-			c = cmp.Compare(a.Addr, b.Addr)
+			c = compareAddrs(addrs, a.Addr, b.Addr)
 		case "age":
 			c = cmp.Compare(a.Age, b.Age)
 		case "idle":
@@ -361,3 +371,22 @@ type simpleHelp struct {
 
 func (h simpleHelp) ShortHelp() []key.Binding  { return h.short }
 func (h simpleHelp) FullHelp() [][]key.Binding { return h.full }
+
+// compareAddrs orders client addresses as addresses: by IP (IPv4 before
+// IPv6), then port as a number, so 10.0.0.9 comes before 10.0.0.10 and
+// :6379 before :10000. Addresses that are not IP:port (a unix socket's
+// client) come after, by name. parsed holds the IP:port ones.
+func compareAddrs(parsed map[string]netip.AddrPort, a, b string) int {
+	pa, oka := parsed[a]
+	pb, okb := parsed[b]
+	switch {
+	case oka && okb:
+		return pa.Compare(pb)
+	case oka != okb:
+		if oka {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
