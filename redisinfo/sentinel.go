@@ -36,6 +36,9 @@ type SentinelInfo struct {
 	NumReplicas   int64 // num-slaves
 	DownAfter     time.Duration
 	Replicas      []SentinelReplica // in address order
+	// Known are the sentinels redtop asks, in the order it asks them:
+	// those given, then those the sentinels named (SENTINEL SENTINELS).
+	Known []string
 }
 
 // SentinelReplica is one replica as the sentinel sees it.
@@ -224,6 +227,9 @@ type SentinelWatcher struct {
 	mu       sync.Mutex
 	target   conn.Target // the master's, Addr the one polled
 	order    []string    // sentinels to ask, the last that answered first
+	known    []string    // the sentinels given, then those discovered
+	peersAt  time.Time   // when SENTINEL SENTINELS was last asked
+	noPeers  bool        // SENTINEL SENTINELS was refused: not asked again
 	clients  map[string]*redis.Client
 	epoch    int64 // the highest config-epoch seen
 	last     *SentinelInfo
@@ -235,8 +241,14 @@ type SentinelWatcher struct {
 // NewSentinelWatcher watches t.Sentinel's master, now at t.Addr
 // (conn.LocateMaster).
 func NewSentinelWatcher(t conn.Target) *SentinelWatcher {
-	return &SentinelWatcher{now: time.Now, target: t, order: slices.Clone(t.Sentinel.Addrs), clients: map[string]*redis.Client{}}
+	return &SentinelWatcher{now: time.Now, target: t, order: slices.Clone(t.Sentinel.Addrs), known: slices.Clone(t.Sentinel.Addrs),
+		clients: map[string]*redis.Client{}}
 }
+
+// peersEvery is how often the watcher asks for the other sentinels
+// watching the master (SENTINEL SENTINELS), so that a poll still finds
+// one when those given stop answering.
+const peersEvery = 30 * time.Second
 
 // OnSwitch adds f to what runs when the master moves, with the new
 // master's target and the client the poller will use for it (shared: do
@@ -269,6 +281,7 @@ func (p *Poller) SentinelWatcher() *SentinelWatcher { return p.sentinel }
 func (w *SentinelWatcher) Fetch(ctx context.Context) (*SentinelInfo, []Event, string) {
 	w.mu.Lock()
 	order, t := slices.Clone(w.order), w.target
+	peers := !w.noPeers && (w.peersAt.IsZero() || w.now().Sub(w.peersAt) >= peersEvery)
 	w.mu.Unlock()
 	name, current := t.Sentinel.Master, t.Addr
 
@@ -277,7 +290,7 @@ func (w *SentinelWatcher) Fetch(ctx context.Context) (*SentinelInfo, []Event, st
 		if ctx.Err() != nil {
 			break
 		}
-		si, err := w.ask(ctx, addr, name)
+		si, err := w.ask(ctx, addr, name, peers)
 		switch {
 		case errors.Is(err, conn.ErrUnknownMaster):
 			errs = append(errs, fmt.Sprintf("sentinel %s no longer monitors %q", addr, name))
@@ -295,27 +308,67 @@ func (w *SentinelWatcher) Fetch(ctx context.Context) (*SentinelInfo, []Event, st
 	return w.failed(fmt.Errorf("no sentinel answered for %s: %s", name, strings.Join(errs, "; ")))
 }
 
-func (w *SentinelWatcher) ask(ctx context.Context, addr, name string) (*SentinelInfo, error) {
+// ask asks the sentinel at addr for the master and its replicas, and with
+// peers for the other sentinels too, all in one round trip.
+func (w *SentinelWatcher) ask(ctx context.Context, addr, name string, peers bool) (*SentinelInfo, error) {
 	c := w.client(addr)
-	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, _ := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Do(ctx, "sentinel", "master", name)
 		p.Do(ctx, "sentinel", "replicas", name)
+		if peers {
+			p.Do(ctx, "sentinel", "sentinels", name)
+		}
 		return nil
 	})
-	if err != nil {
-		if strings.Contains(err.Error(), "No such master") {
-			return nil, conn.ErrUnknownMaster
+	for _, cmd := range cmds[:2] {
+		if err := cmd.Err(); err != nil {
+			if strings.Contains(err.Error(), "No such master") {
+				return nil, conn.ErrUnknownMaster
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	si := ParseSentinelMaster(conn.Pairs(cmds[0].(*redis.Cmd).Val()))
-	list, _ := cmds[1].(*redis.Cmd).Slice()
-	fields := make([]map[string]string, 0, len(list))
-	for _, r := range list {
-		fields = append(fields, conn.Pairs(r))
+	si.Replicas = ParseSentinelReplicas(pairsList(cmds[1].(*redis.Cmd)))
+	if peers {
+		w.addPeers(cmds[2].(*redis.Cmd))
 	}
-	si.Replicas = ParseSentinelReplicas(fields)
 	return &si, nil
+}
+
+// pairsList reads a reply that lists field maps (SENTINEL REPLICAS,
+// SENTINEL SENTINELS).
+func pairsList(cmd *redis.Cmd) []map[string]string {
+	list, _ := cmd.Slice()
+	out := make([]map[string]string, 0, len(list))
+	for _, r := range list {
+		out = append(out, conn.Pairs(r))
+	}
+	return out
+}
+
+// addPeers takes in SENTINEL SENTINELS' reply: each sentinel not known
+// yet is asked after the others, from the next poll on. One that a
+// sentinel sees as down is skipped. A refusal (an ACL without
+// sentinel|sentinels) stops the asking.
+func (w *SentinelWatcher) addPeers(cmd *redis.Cmd) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.peersAt = w.now()
+	if err := cmd.Err(); err != nil {
+		w.noPeers = !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+		return
+	}
+	for _, f := range pairsList(cmd) {
+		if f["ip"] == "" || f["port"] == "" || slices.ContainsFunc(splitFlags(f["flags"]), func(fl string) bool { return fl == "s_down" || fl == "o_down" }) {
+			continue
+		}
+		a := net.JoinHostPort(f["ip"], f["port"])
+		if !slices.Contains(w.known, a) {
+			w.known = append(w.known, a)
+			w.order = append(w.order, a)
+		}
+	}
 }
 
 // update records a good answer and says what changed.
@@ -363,6 +416,7 @@ func (w *SentinelWatcher) update(si *SentinelInfo, current string) (*SentinelInf
 		events = append(events, Event{At: at, Level: Warn,
 			Text: fmt.Sprintf("%s failed over: %s → %s (sentinel %s)", si.Name, current, si.Master, si.Sentinel)})
 	}
+	si.Known = slices.Clone(w.known)
 	w.last = si
 	return si, events, moved
 }
@@ -469,6 +523,7 @@ type SentinelReport struct {
 	ConfigEpoch   int64                   `json:"config_epoch"`
 	Quorum        int64                   `json:"quorum"`
 	Sentinels     int64                   `json:"sentinels"`
+	Known         []string                `json:"known_sentinels"` // asked in this order: those given, then those discovered
 	Replicas      []SentinelReplicaReport `json:"replicas"`
 	Error         string                  `json:"error,omitempty"`
 }
@@ -490,7 +545,10 @@ func (s *SentinelInfo) report() *SentinelReport {
 		return nil
 	}
 	r := &SentinelReport{Name: s.Name, Sentinel: s.Sentinel, Master: s.Master, Flags: s.Flags, FailoverState: s.FailoverState,
-		ConfigEpoch: s.ConfigEpoch, Quorum: s.Quorum, Sentinels: s.Sentinels, Replicas: []SentinelReplicaReport{}}
+		ConfigEpoch: s.ConfigEpoch, Quorum: s.Quorum, Sentinels: s.Sentinels, Known: s.Known, Replicas: []SentinelReplicaReport{}}
+	if r.Known == nil {
+		r.Known = []string{}
+	}
 	if r.Flags == nil {
 		r.Flags = []string{}
 	}

@@ -324,3 +324,41 @@ func TestSentinelUnreachable(t *testing.T) {
 		t.Errorf("report %+v / %s", r, r)
 	}
 }
+
+// TestSentinelDiscoversPeers: given one sentinel, the watcher learns the
+// others watching the master (SENTINEL SENTINELS) and asks them when the
+// one given stops answering.
+func TestSentinelDiscoversPeers(t *testing.T) {
+	set := redisproc.SentinelSetForTest(t, 0)
+	other := redisproc.SentinelForTest(t, "mymaster", set.Master.Addr(), 1, redisproc.SentinelOptions{})
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: set.Sentinel.Addr(), Protocol: 2, DisableIdentity: true})
+	defer admin.Close()
+	// Sentinels find each other through the master's hello channel, every
+	// 2 s.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		peers, err := admin.Do(ctx, "sentinel", "sentinels", "mymaster").Slice()
+		if err == nil && len(peers) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sentinels did not meet: %v %v", peers, err)
+		}
+	}
+	target := conn.Target{Network: "tcp", Addr: set.Master.Addr(), Timeout: 300 * time.Millisecond,
+		Sentinel: &conn.Sentinel{Master: "mymaster", Addrs: []string{set.Sentinel.Addr()}}}
+	w := NewSentinelWatcher(target)
+	defer w.Close()
+	si, _, _ := w.Fetch(ctx)
+	if si.Err != nil || !slices.Equal(si.Known, []string{set.Sentinel.Addr(), other.Addr()}) {
+		t.Fatalf("known sentinels %v, err %v", si.Known, si.Err)
+	}
+	if r := si.report(); !slices.Equal(r.Known, si.Known) {
+		t.Errorf("report lists %v", r.Known)
+	}
+	set.Sentinel.Stop()
+	si, evs, moved := w.Fetch(ctx)
+	if si.Err != nil || si.Sentinel != other.Addr() || si.Master != set.Master.Addr() || moved != "" || len(evs) != 0 {
+		t.Fatalf("with the sentinel given gone: %+v, events %+v", si, evs)
+	}
+}
