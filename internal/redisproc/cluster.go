@@ -197,7 +197,17 @@ func (c *Cluster) form(ctx context.Context, replicas int) error {
 	if err := pollAll(ctx, clients[:c.masters], func(cl *redis.Client) error { return writable(ctx, cl) }); err != nil {
 		return err
 	}
-	return pollAll(ctx, clients, func(cl *redis.Client) error { return settled(ctx, cl) })
+	if err := pollAll(ctx, clients, func(cl *redis.Client) error { return settled(ctx, cl) }); err != nil {
+		return err
+	}
+	// What forming sent (CLUSTER SHARDS, NODES, the write checks) is not
+	// the tests' to count.
+	for i, cl := range clients {
+		if err := cl.ConfigResetStat(ctx).Err(); err != nil {
+			return fmt.Errorf("%s: CONFIG RESETSTAT: %w", c.Nodes[i].Addr(), err)
+		}
+	}
+	return nil
 }
 
 // settled: the node's bus links to every other node are up, and it has
