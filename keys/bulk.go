@@ -588,6 +588,21 @@ func (r *bulkRun) finish() {
 	}
 }
 
+// addCounts adds o's counts of keys and batches to rep's: a cluster's
+// masters, or a run's write lanes, make one report.
+func (rep *BulkReport) addCounts(o *BulkReport) {
+	rep.Applied += o.Applied
+	rep.AlreadyGone += o.AlreadyGone
+	rep.Unchanged += o.Unchanged
+	rep.Unknown += o.Unknown
+	rep.Refused += o.Refused
+	rep.NotAttempted += o.NotAttempted
+	rep.Scanned += o.Scanned
+	rep.Matched += o.Matched
+	rep.Mismatched += o.Mismatched
+	rep.Batches += o.Batches
+}
+
 // sent is the number of keys sent so far, whatever their outcome.
 func (rep *BulkReport) sent() int64 {
 	return rep.Applied + rep.AlreadyGone + rep.Unchanged + rep.Unknown + rep.Refused

@@ -130,12 +130,7 @@ func (l *lanes) finish(r *bulkRun) {
 	var stop *bulkRun
 	for _, lane := range l.runs {
 		rep := lane.rep
-		r.rep.Applied += rep.Applied
-		r.rep.AlreadyGone += rep.AlreadyGone
-		r.rep.Unchanged += rep.Unchanged
-		r.rep.Unknown += rep.Unknown
-		r.rep.Refused += rep.Refused
-		r.rep.Batches += rep.Batches
+		r.rep.addCounts(rep)
 		r.unsent = append(r.unsent, lane.unsent...)
 		r.seq = max(r.seq, lane.seq)
 		if lane.stopErr != nil && (stop == nil || stop.rep.Stopped == "cancelled" && rep.Stopped != "cancelled") {
@@ -170,12 +165,8 @@ func (l *lanes) report(r *bulkRun) {
 	}
 	run.lastRep = time.Now()
 	sum := l.scan
-	for _, d := range l.done {
-		sum.Applied += d.Applied
-		sum.AlreadyGone += d.AlreadyGone
-		sum.Unchanged += d.Unchanged
-		sum.Unknown += d.Unknown
-		sum.Refused += d.Refused
+	for i := range l.done {
+		sum.addCounts(&l.done[i])
 	}
 	run.progress(run.progressOf(&sum, l.frac))
 }

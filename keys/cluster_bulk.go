@@ -312,16 +312,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 	for i, r := range parts {
 		err := r.conclude(run.ctx, leftover[i], run.errs[i])
 		rep := r.rep
-		total.Applied += rep.Applied
-		total.AlreadyGone += rep.AlreadyGone
-		total.Unchanged += rep.Unchanged
-		total.Unknown += rep.Unknown
-		total.Refused += rep.Refused
-		total.NotAttempted += rep.NotAttempted
-		total.Scanned += rep.Scanned
-		total.Matched += rep.Matched
-		total.Mismatched += rep.Mismatched
-		total.Batches += rep.Batches
+		total.addCounts(rep)
 		total.Complete = total.Complete && rep.Complete
 		total.Nodes = append(total.Nodes, BulkNodeReport{NodeRun: run.runs[i], Applied: rep.Applied, AlreadyGone: rep.AlreadyGone,
 			Unchanged: rep.Unchanged, Unknown: rep.Unknown, Refused: rep.Refused, NotAttempted: rep.NotAttempted,
