@@ -3,6 +3,7 @@ package keys
 import (
 	"errors"
 	"fmt"
+	"redtop/internal/keyshape"
 	"strings"
 )
 
@@ -187,18 +188,4 @@ func ValidatePattern(p string) error {
 
 // QuoteGlob escapes the glob metacharacters of a literal key text, so
 // that Match(QuoteGlob(s), s) holds and matches nothing else.
-func QuoteGlob(s string) string {
-	if !strings.ContainsAny(s, `*?[]\`) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 4)
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+func QuoteGlob(s string) string { return keyshape.QuoteGlob(s) }

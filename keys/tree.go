@@ -2,6 +2,7 @@ package keys
 
 import (
 	"cmp"
+	"redtop/internal/keyshape"
 	"slices"
 	"strings"
 )
@@ -252,11 +253,11 @@ func (t *Tree) child(n *Node, seg string) *Node {
 	if c := n.lits[seg]; c != nil {
 		return c
 	}
-	kind, glob := classify(seg)
+	kind, glob := keyshape.Classify(seg)
 	switch kind {
-	case segWild:
+	case keyshape.Wild:
 		return t.wildOf(n)
-	case segShape:
+	case keyshape.Shape:
 		if c := n.shapes[glob]; c != nil {
 			c.seeLen(len(seg))
 			return c
@@ -281,7 +282,7 @@ func (t *Tree) child(n *Node, seg string) *Node {
 			return t.child(n, seg)
 		}
 		return c
-	case segID:
+	case keyshape.ID:
 		if n.idFolded || n.wildAll {
 			return t.wildOf(n)
 		}
@@ -299,7 +300,7 @@ func (t *Tree) child(n *Node, seg string) *Node {
 	}
 	seg = strings.Clone(seg) // not a slice of the whole key
 	c := newNode(n, Literal, seg)
-	c.isID = kind == segID
+	c.isID = kind == keyshape.ID
 	if n.lits == nil {
 		n.lits = map[string]*Node{}
 	}

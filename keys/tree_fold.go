@@ -2,6 +2,7 @@ package keys
 
 import (
 	"cmp"
+	"redtop/internal/keyshape"
 	"slices"
 	"strings"
 )
@@ -24,7 +25,7 @@ func trailingShape(glob string) (base, run string, ok bool) {
 		return "", "", false
 	}
 	i := len(stem)
-	for i > 0 && isAlnum(stem[i-1]) {
+	for i > 0 && keyshape.IsAlnum(stem[i-1]) {
 		i--
 	}
 	return stem[:i], stem[i:], true
@@ -97,9 +98,9 @@ func (n *Node) admits(seg string) bool {
 	var letter, digit bool
 	for i := 0; i < len(tail); i++ {
 		switch {
-		case isDigit(tail[i]):
+		case keyshape.IsDigit(tail[i]):
 			digit = true
-		case isAlnum(tail[i]):
+		case keyshape.IsAlnum(tail[i]):
 			letter = true
 		default:
 			return false

@@ -462,6 +462,8 @@ func TestKeyPattern(t *testing.T) {
 		{"a:b:c:d:e:f:g:h:1:2", "a:b:c:d:e:f:g:h:1:2"}, // past 8 segments, the rest is one
 		{"a:b:c:d:e:f:g:123456:x", "a:b:c:d:e:f:g:*:x"},
 		{"x:1:y:2", "x:*:y:*"},
+		// as the key browser folds it (keyshape.Classify)
+		{"nalar:1:django.contrib.sessions.cache" + "q8x0k3m2z9v7b1n4c6l5j8h2g0f3d1s7", "nalar:*:django.contrib.sessions.cache*"},
 	}
 	for _, c := range cases {
 		if got := KeyPattern(c.key, ":"); got != c.want {
