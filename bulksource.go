@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/dustin/go-humanize"
 	"sync"
 	"time"
 
@@ -130,17 +131,18 @@ func (s *keySource) StartBulk(ctx context.Context, req ui.BulkRequest) (ui.BulkJ
 
 // reportLines is the honest end-of-run report.
 func reportLines(r *keys.BulkReport, err error) []string {
+	n := humanize.Comma
 	lines := []string{
-		fmt.Sprintf("%s: %d · already gone: %d · unknown: %d · refused: %d · not attempted: %d",
-			r.Op.Verb(), r.Applied, r.AlreadyGone, r.Unknown, r.Refused, r.NotAttempted),
-		fmt.Sprintf("scanned %d keys, %d matched, in %s (%.0f keys/s)", r.Scanned, r.Matched, r.Elapsed.Round(time.Millisecond), r.KeysPerSec),
+		fmt.Sprintf("%s: %s · already gone: %s · unknown: %s · refused: %s · not attempted: %s",
+			r.Op.Verb(), n(r.Applied), n(r.AlreadyGone), n(r.Unknown), n(r.Refused), n(r.NotAttempted)),
+		fmt.Sprintf("scanned %s keys, %s matched, in %s (%s keys/s)", n(r.Scanned), n(r.Matched), r.Elapsed.Round(time.Millisecond), n(int64(r.KeysPerSec))),
 	}
 	if r.Unchanged > 0 {
-		lines = append(lines, fmt.Sprintf("had no TTL: %d", r.Unchanged))
+		lines = append(lines, fmt.Sprintf("had no TTL: %s", n(r.Unchanged)))
 	}
-	for _, n := range r.Nodes {
-		lines = append(lines, fmt.Sprintf("%s: %s %d · already gone %d · unknown %d · not attempted %d", n.Now(), r.Op.Verb(), n.Applied, n.AlreadyGone, n.Unknown, n.NotAttempted))
-		lines = append(lines, n.Notes("the "+string(r.Op))...)
+	for _, nr := range r.Nodes {
+		lines = append(lines, fmt.Sprintf("%s: %s %s · already gone %s · unknown %s · not attempted %s", nr.Now(), r.Op.Verb(), n(nr.Applied), n(nr.AlreadyGone), n(nr.Unknown), n(nr.NotAttempted)))
+		lines = append(lines, nr.Notes("the "+string(r.Op))...)
 	}
 	if !r.Complete {
 		why := r.Stopped
@@ -156,7 +158,7 @@ func reportLines(r *keys.BulkReport, err error) []string {
 		lines = append(lines, "journal: "+keys.Escape(r.Journal))
 	}
 	if r.Backup != "" {
-		lines = append(lines, fmt.Sprintf("backup: %s (%d keys, %d bytes): redtop restore FILE puts them back", keys.Escape(r.Backup), r.BackupKeys, r.BackupBytes))
+		lines = append(lines, fmt.Sprintf("backup: %s (%s keys, %s): redtop restore FILE puts them back", keys.Escape(r.Backup), n(r.BackupKeys), humanize.IBytes(uint64(r.BackupBytes))))
 	}
 	return append(lines, r.Note)
 }

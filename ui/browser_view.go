@@ -28,7 +28,7 @@ func (b *browser) View() string {
 		out = overlay(out, b.prompt.view(b.st, min(b.w, max(50, b.w*3/4))), b.w)
 	}
 	if b.bulk != nil {
-		out = overlay(out, b.bulk.view(b.st, min(b.w, max(60, b.w*9/10))), b.w)
+		out = overlay(out, b.bulk.view(b.st, min(b.w, max(60, b.w*9/10)), b.h), b.w)
 	}
 	return out
 }

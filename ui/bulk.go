@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"github.com/charmbracelet/x/ansi"
 	"strconv"
 	"strings"
 	"time"
@@ -246,8 +247,10 @@ func (d *bulkDialog) run() tea.Cmd {
 	}
 }
 
-// view draws the dialog w cells wide.
-func (d *bulkDialog) view(st *Styles, w int) string {
+// view draws the dialog w cells wide and at most h tall. Its text wraps
+// to the box; the preview's examples give way first, so the line to type
+// the confirmation in always shows, even in 80x24.
+func (d *bulkDialog) view(st *Styles, w, h int) string {
 	title := map[string]string{"delete": "Delete keys by pattern (UNLINK)", "expire": "Set a TTL on keys by pattern", "persist": "Remove the TTL of keys by pattern"}[d.op]
 	var lines []string
 	inner := w - 4
@@ -265,18 +268,24 @@ func (d *bulkDialog) view(st *Styles, w int) string {
 		lines = append(lines, fmt.Sprintf("counting… %s matching of %s scanned", count(s.Matched), count(s.Scanned)),
 			gauge(st, s.Fraction*100, inner, redisinfo.OK), st.Muted.Render("esc stops"))
 	case bulkConfirm:
-		lines = append(lines, d.previewLines(st, inner)...)
+		room := h - 2
+		if d.err != "" {
+			room -= len(wrapLines(d.err, inner))
+		}
+		lines = append(lines, d.previewLines(st, inner, room)...)
 	case bulkRunning:
 		lines = append(lines, d.progressLines(st, inner)...)
 	case bulkDone:
-		lines = append(lines, d.status.Report...)
+		for _, l := range d.status.Report {
+			lines = append(lines, wrapLines(l, inner)...)
+		}
 		if d.status.Failed {
 			lines = append(lines, st.Crit.Render("✖ not everything is known to be done: see unknown / not attempted above"))
 		}
 		lines = append(lines, st.Muted.Render("enter or esc closes; the tree is scanned again"))
 	}
 	if d.err != "" {
-		lines = append(lines, st.Crit.Render("✖ ")+d.err)
+		lines = append(lines, wrapLines(st.Crit.Render("✖ ")+d.err, inner)...)
 	}
 	for i := range lines {
 		lines[i] = " " + lines[i]
@@ -284,7 +293,14 @@ func (d *bulkDialog) view(st *Styles, w int) string {
 	return frame(*st, title, lines, w, len(lines)+2)
 }
 
-func (d *bulkDialog) previewLines(st *Styles, inner int) []string {
+// wrapLines wraps s to width cells, as lines.
+func wrapLines(s string, width int) []string {
+	return strings.Split(ansi.Wrap(s, max(10, width), ""), "\n")
+}
+
+// previewLines are the preview and the confirmation, in at most room
+// lines when the examples can make way (20 at most, fewer to fit).
+func (d *bulkDialog) previewLines(st *Styles, inner, room int) []string {
 	p := d.preview
 	if p == nil {
 		return []string{"no preview"}
@@ -293,33 +309,25 @@ func (d *bulkDialog) previewLines(st *Styles, inner int) []string {
 	if p.Estimate {
 		n = "about " + n + " (estimated from a sample)"
 	}
-	lines := []string{fmt.Sprintf("%s keys match %s", st.Title.Render(n), st.Title.Render(p.Pattern))}
+	var head, tail []string
+	add := func(to *[]string, s string) { *to = append(*to, wrapLines(s, inner)...) }
+	first := fmt.Sprintf("%s keys match %s", st.Title.Render(n), st.Title.Render(p.Pattern))
 	if p.DBSize > 0 {
-		lines[0] += fmt.Sprintf(" · %.1f%% of the database (%s keys)", p.Share*100, count(p.DBSize))
+		first += fmt.Sprintf(" · %.1f%% of the database (%s keys)", p.Share*100, count(p.DBSize))
 	}
+	add(&head, first)
 	mem := "memory unknown"
 	if p.EstBytes >= 0 {
 		mem = "about " + size(p.EstBytes) + " of memory"
 	}
-	lines = append(lines, fmt.Sprintf("%s · TTL: %s none, %s < 1h, %s < 1d, %s later", mem, count(p.TTLNone), count(p.TTLHour), count(p.TTLDay), count(p.TTLLonger)))
+	add(&head, fmt.Sprintf("%s · TTL: %s none, %s < 1h, %s < 1d, %s later", mem, count(p.TTLNone), count(p.TTLHour), count(p.TTLDay), count(p.TTLLonger)))
 	if p.Everything {
-		lines = append(lines, st.Crit.Render("! this pattern matches EVERY key of the database"))
+		add(&head, st.Crit.Render("! this pattern matches EVERY key of the database"))
 	} else if p.OverHalf {
-		lines = append(lines, st.Crit.Render("! this pattern matches more than half of the database"))
+		add(&head, st.Crit.Render("! this pattern matches more than half of the database"))
 	}
 	for _, w := range p.Warnings {
-		lines = append(lines, st.Warn.Render("! ")+w)
-	}
-	if len(p.Samples) > 0 {
-		lines = append(lines, st.Muted.Render("for example:"))
-		cols := max(1, inner/40)
-		for i := 0; i < len(p.Samples) && i < 20; i += cols {
-			var row []string
-			for j := i; j < i+cols && j < len(p.Samples); j++ {
-				row = append(row, fit(p.Samples[j], inner/cols-1))
-			}
-			lines = append(lines, "  "+strings.Join(row, " "))
-		}
+		add(&head, st.Warn.Render("! ")+w)
 	}
 	opts := []string{}
 	if d.op == "delete" {
@@ -338,10 +346,25 @@ func (d *bulkDialog) previewLines(st *Styles, inner int) []string {
 		auto = "on"
 	}
 	opts = append(opts, "ctrl+r rate "+rate, "ctrl+p slow down when latency rises "+auto)
-	lines = append(lines, st.Muted.Render(strings.Join(opts, " · ")))
+	add(&tail, st.Muted.Render(strings.Join(opts, " · ")))
 	d.confirm.SetWidth(inner - 4)
-	lines = append(lines, fmt.Sprintf("type %s (or %s) and enter to proceed; esc goes back", st.Title.Render(p.Pattern), count(p.Matched)), d.confirm.View())
-	return lines
+	add(&tail, fmt.Sprintf("type %s (or %s) and enter to proceed; esc goes back", st.Title.Render(p.Pattern), count(p.Matched)))
+	tail = append(tail, d.confirm.View())
+
+	lines := head
+	cols := max(1, inner/40)
+	rows := min((min(len(p.Samples), 20)+cols-1)/cols, room-len(head)-len(tail)-1)
+	if rows > 0 {
+		lines = append(lines, st.Muted.Render("for example:"))
+		for i := 0; i < rows*cols && i < len(p.Samples); i += cols {
+			var row []string
+			for j := i; j < i+cols && j < len(p.Samples); j++ {
+				row = append(row, fit(p.Samples[j], inner/cols-1))
+			}
+			lines = append(lines, "  "+strings.Join(row, " "))
+		}
+	}
+	return append(lines, tail...)
 }
 
 func (d *bulkDialog) progressLines(st *Styles, inner int) []string {

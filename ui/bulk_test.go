@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,8 @@ type fakeBulkKeys struct {
 	ran     []BulkRequest
 	stopped bool
 	aborted bool
-	hold    bool // the run stays in progress until stopped
+	hold    bool     // the run stays in progress until stopped
+	samples []string // the preview's examples; one when nil
 }
 
 type fakeJob struct {
@@ -44,8 +46,12 @@ func (f *fakeBulkKeys) StartPreview(_ context.Context, pattern string) (BulkJob,
 			n++
 		}
 	}
+	samples := f.samples
+	if samples == nil {
+		samples = []string{"nalar:1:settings"}
+	}
 	return &fakeJob{f: f, st: BulkStatus{Done: true, Preview: &BulkPreview{Pattern: pattern, Matched: n, DBSize: int64(len(f.order)),
-		Share: float64(n) / float64(len(f.order)), Samples: []string{"nalar:1:settings"}, EstBytes: 1024, BackupDefault: true, OverHalf: n*2 > int64(len(f.order))}}}, nil
+		Share: float64(n) / float64(len(f.order)), Samples: samples, EstBytes: 1024, BackupDefault: true, OverHalf: n*2 > int64(len(f.order))}}}, nil
 }
 
 func (f *fakeBulkKeys) StartBulk(_ context.Context, req BulkRequest) (BulkJob, error) {
@@ -156,5 +162,29 @@ func TestBulkRefusedReadOnlyAndBadInput(t *testing.T) {
 	press(t, m2, "enter")
 	if m2.browser.bulk.stage != bulkEdit || !strings.Contains(screen(m2), "unterminated") {
 		t.Fatalf("bad pattern accepted:\n%s", screen(m2))
+	}
+}
+
+// TestBulkPreviewFits80x24: in an 80x24 terminal the preview's examples
+// make way, and every line of the preview, the options and the line to
+// type the confirmation in show whole.
+func TestBulkPreviewFits80x24(t *testing.T) {
+	f := &fakeBulkKeys{fakeKeys: sampleKeys()}
+	for i := range 20 {
+		f.samples = append(f.samples, fmt.Sprintf("nalar:1:employees:list:page:%d", i))
+	}
+	m := bulkBrowsing(t, f)
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.browser.sel = 0
+	press(t, m, "D", "enter")
+	bulkPoll(t, m)
+	s := screen(m)
+	for _, want := range []string{"3 keys match nalar:*", "of the database", "for example:", "page:0", "ctrl+b backup on", "ctrl+p slow", "and enter to proceed", "esc goes", "> "} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("80x24 preview lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "page:19") || !strings.Contains(s[strings.Index(s, "> "):], "╰") {
+		t.Fatalf("the examples did not make way, or the box is cut:\n%s", s)
 	}
 }

@@ -229,8 +229,7 @@ func (p *monitorPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		ctx, src, node := p.ctx, p.src, p.node
 		body := []string{
-			"MONITOR makes the server send every command to redtop: under load it costs",
-			"the server about two thirds of its throughput, and it shows values.",
+			"MONITOR makes the server send every command to redtop: under load it costs the server about two thirds of its throughput, and it shows values.",
 			fmt.Sprintf("redtop stops it after %s, or if its output buffer on the server passes 1 MB.", age(p.limit)),
 		}
 		if name := nodeName(node, p.seed); name != "" {

@@ -73,20 +73,27 @@ func (p *prompt) update(msg tea.Msg) (done bool, cmd tea.Cmd) {
 	return false, c
 }
 
-// view draws the prompt as a box w cells wide.
+// view draws the prompt as a box w cells wide. Its text wraps to the
+// box, so nothing it says is cut off in a narrow terminal.
 func (p *prompt) view(st *Styles, w int) string {
-	lines := append([]string{}, p.body...)
+	var lines []string
+	add := func(s string) {
+		lines = append(lines, wrapLines(s, w-4)...)
+	}
+	for _, l := range p.body {
+		add(l)
+	}
 	if p.want != "" {
-		lines = append(lines, "type "+st.Title.Render(p.want)+" to confirm")
+		add("type " + st.Title.Render(p.want) + " to confirm")
 	}
 	if p.yesNo {
-		lines = append(lines, st.Title.Render("y")+" confirm  "+st.Title.Render("n")+"/esc cancel")
+		add(st.Title.Render("y") + " confirm  " + st.Title.Render("n") + "/esc cancel")
 	} else {
 		p.input.SetWidth(max(10, w-6))
 		lines = append(lines, p.input.View())
 	}
 	if p.err != "" {
-		lines = append(lines, st.Crit.Render("✖ ")+p.err)
+		add(st.Crit.Render("✖ ") + p.err)
 	}
 	for i := range lines {
 		lines[i] = " " + lines[i]
