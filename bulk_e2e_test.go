@@ -44,7 +44,7 @@ func TestBulkDeleteFromTheBrowser(t *testing.T) {
 	d.expect("2,000 keys match key:*", "backup on")
 	d.keys("k", "e", "y", ":", "*", "enter")
 	d.settle()
-	d.expect("deleted: 2000", "already gone: 0", "unknown: 0", "journal:", "backup:")
+	d.expect("deleted: 2,000", "already gone: 0", "unknown: 0", "journal:", "backup:")
 
 	if n, _ := c.DBSize(ctx).Result(); n != int64(len(decoys)) {
 		t.Fatalf("dbsize %d, want the %d decoys", n, len(decoys))
