@@ -310,3 +310,23 @@ func TestClientsSortByAddress(t *testing.T) {
 		t.Fatalf("sorted by addr: %v, want %v", got, want)
 	}
 }
+
+// TestClientsAddrFits80: in 80 columns the clients pane hides tot-mem,
+// omem, flags and db so the address shows whole; wider, they come back.
+func TestClientsAddrFits80(t *testing.T) {
+	a := &fakeActivity{clients: []ClientRow{{ID: 42, Name: "celery", Addr: "192.168.100.200:41234", Cmd: "get", Flags: "N", Omem: 2048}}}
+	m, _ := withActivity(t, a, false)
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	press(t, m, "3")
+	s := screen(m)
+	if !strings.Contains(s, "192.168.100.200:41234") || strings.Contains(s, "tot-mem") || strings.Contains(s, "omem") {
+		t.Fatalf("80 columns:\n%s", s)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 140, Height: 24})
+	s = screen(m)
+	for _, want := range []string{"192.168.100.200:41234", "tot-mem", "omem", "flags", "2.0KiB"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("140 columns lack %q:\n%s", want, s)
+		}
+	}
+}

@@ -83,10 +83,12 @@ func newClientsPane(ctx context.Context, st *Styles, src ActivitySource, seed st
 			Filter: b([]string{"/"}, "/", "filter"), Kill: b([]string{"K"}, "K", "kill client"),
 			Refresh: b([]string{"R"}, "R", "refresh"),
 		},
-		tbl: table{cols: []column{
+		// In 80 columns, tot-mem, omem, flags and db make way for the
+		// address (an IPv4 address and port is 21 cells).
+		tbl: table{minFlex: 21, cols: []column{
 			{title: "id", width: 7, right: true}, {title: "name", width: 14}, {title: "addr"},
-			{title: "age", width: 7, right: true}, {title: "idle", width: 7, right: true}, {title: "db", width: 3, right: true},
-			{title: "cmd", width: 12}, {title: "flags", width: 5}, {title: "omem", width: 7, right: true}, {title: "tot-mem", width: 8, right: true},
+			{title: "age", width: 7, right: true}, {title: "idle", width: 7, right: true}, {title: "db", width: 3, right: true, drop: 4},
+			{title: "cmd", width: 12}, {title: "flags", width: 5, drop: 3}, {title: "omem", width: 7, right: true, drop: 2}, {title: "tot-mem", width: 8, right: true, drop: 1},
 		}},
 	}
 	if readOnly {
