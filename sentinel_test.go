@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/charmbracelet/x/ansi"
 	"slices"
 	"strconv"
 	"strings"
@@ -222,5 +223,41 @@ func TestSentinelFollowsFailover(t *testing.T) {
 	}
 	if snap.Sentinel.Master != replica || snap.Replication.Role != "master" {
 		t.Errorf("sentinel says %s, role %s", snap.Sentinel.Master, snap.Replication.Role)
+	}
+}
+
+// TestSentinelDashboardFollowsFailover drives the dashboard itself, through
+// main's wiring, across a forced Sentinel failover: the event shows on the
+// screen, the server box names the new master, and the panes read it.
+func TestSentinelDashboardFollowsFailover(t *testing.T) {
+	set := redisproc.SentinelSetForTest(t, 1)
+	target := targetFor(t, "--sentinel", set.Sentinel.Addr(), "--master", "mymaster", "--timeout", "1s")
+	// A poll a second: the driver settles between polls.
+	d, app := startTarget(t, target, time.Second, 120, 40)
+	old, replica := set.Master.Addr(), set.Replicas[0].Addr()
+	d.expect("mymaster via sentinel "+set.Sentinel.Addr(), "sentinel mymaster", replica)
+
+	admin := redis.NewClient(&redis.Options{Addr: set.Sentinel.Addr(), Protocol: 2, DisableIdentity: true})
+	defer admin.Close()
+	if err := admin.Do(context.Background(), "sentinel", "failover", "mymaster").Err(); err != nil {
+		t.Fatal(err)
+	}
+	event := "mymaster failed over: " + old + " → " + replica
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(ansi.Strip(d.screen()), event); d.settle() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failover on screen:\n%s", ansi.Strip(d.screen()))
+		}
+	}
+	if app.target().Addr != replica {
+		t.Fatalf("polling %s, want %s", app.target().Addr, replica)
+	}
+	d.pane("clients")
+	d.settle()
+	if nc := app.activity.at(""); nc.addr != replica {
+		t.Fatalf("the clients pane reads %s, want %s", nc.addr, replica)
+	}
+	d.expect("Clients · ", "connected")
+	if s := ansi.Strip(d.screen()); strings.Contains(s, "✖") {
+		t.Fatalf("an error on the clients pane after the failover:\n%s", s)
 	}
 }
