@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -544,11 +545,10 @@ func writeBulkReport(w io.Writer, rep *keys.BulkReport) {
 			humanize.Comma(rep.BackupKeys), humanize.IBytes(uint64(rep.BackupBytes)), rep.Backup)
 	}
 	if len(rep.Nodes) > 0 {
-		resharded := false
-		for _, n := range rep.Nodes {
-			resharded = resharded || n.Moved > 0 && len(n.Failovers) == 0
-		}
-		if resharded {
+		switch {
+		case rep.SlotsMoved > 0:
+			fmt.Fprintf(w, "  %s slots changed master during the run (resharding): keys in them that moved to a master already scanned may have been missed; run it again to catch them\n", humanize.Comma(int64(rep.SlotsMoved)))
+		case slices.ContainsFunc(rep.Nodes, func(n keys.BulkNodeReport) bool { return n.Moved > 0 && len(n.Failovers) == 0 }):
 			fmt.Fprintln(w, "  slots moved during the run (resharding?): keys that moved to a master already scanned were not reached; run it again to catch them")
 		}
 		fmt.Fprintf(w, "  %d masters, at once:\n", len(rep.Nodes))

@@ -144,6 +144,11 @@ type BulkReport struct {
 
 	// Nodes (a cluster run): each master's part, in slot order.
 	Nodes []BulkNodeReport `json:"nodes,omitempty"`
+	// SlotsMoved (a cluster run): slots served by another master at the
+	// end than the one their part ended on, a failover aside: resharded
+	// during the run. Keys in them that moved to a master already scanned
+	// were not reached.
+	SlotsMoved int `json:"slots_moved,omitempty"`
 }
 
 // ErrAborted is wrapped by the error of a run cut by BulkOptions.Abort.
@@ -189,7 +194,7 @@ func (op Op) command() string {
 
 // OK reports a run that ended with nothing unknown, refused or left out.
 func (r *BulkReport) OK() bool {
-	return r.Unknown == 0 && r.Refused == 0 && r.NotAttempted == 0 && r.Complete && r.Error == ""
+	return r.Unknown == 0 && r.Refused == 0 && r.NotAttempted == 0 && r.Complete && r.Error == "" && r.SlotsMoved == 0
 }
 
 // ValidateBulk checks what can be checked before anything is sent.

@@ -326,11 +326,16 @@ func (c *Cluster) Successor(ctx context.Context, m ClusterMaster, kind failKind)
 			case !ok:
 				last = fmt.Errorf("slot %d is served by no master", slot)
 			case owner.Addr != m.Addr || kind == clusterDown:
-				if err := c.ping(ctx, owner.Addr); err == nil {
-					return owner, nil
-				} else {
-					last = fmt.Errorf("%s does not answer yet: %v", owner.Addr, err)
+				err := c.ping(ctx, owner.Addr)
+				if err == nil && kind == clusterDown {
+					// It answers, but may still say CLUSTERDOWN: the
+					// nodes have not agreed on the failover yet.
+					err = c.clusterUp(ctx, owner.Addr)
 				}
+				if err == nil {
+					return owner, nil
+				}
+				last = fmt.Errorf("%s does not answer yet: %v", owner.Addr, err)
 			case kind == nodeLost:
 				if c.ping(ctx, m.Addr) == nil {
 					return ClusterMaster{}, errNoFailover // a blip, not a failover
@@ -374,6 +379,22 @@ func (c *Cluster) ping(ctx context.Context, addr string) error {
 		c.ledger.Call(addr, "ping", 1)
 	}
 	return err
+}
+
+// clusterUp checks that the node at addr sees the cluster up
+// (cluster_state:ok in CLUSTER INFO), so it serves keys.
+func (c *Cluster) clusterUp(ctx context.Context, addr string) error {
+	cctx, cancel := context.WithTimeout(ctx, c.target.Timeout)
+	defer cancel()
+	text, err := c.Reader(addr).ClusterInfo(cctx).Result()
+	if err != nil {
+		return err
+	}
+	c.ledger.Call(addr, "cluster|info", 1)
+	if !strings.Contains(text, "cluster_state:ok") {
+		return errors.New("the cluster is down for it (cluster_state is not ok)")
+	}
+	return nil
 }
 
 // CheckMaster asks the node at addr whether it still is a master (ROLE);

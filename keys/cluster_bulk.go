@@ -169,7 +169,8 @@ type BulkNodeReport struct {
 	NotAttempted int64  `json:"not_attempted"`
 	Scanned      int64  `json:"scanned"`
 	Matched      int64  `json:"matched"`
-	Moved        int64  `json:"moved"` // commands re-sent to another node after MOVED or ASK
+	Moved        int64  `json:"moved"`                 // commands re-sent to another node after MOVED or ASK
+	SlotsMoved   int    `json:"slots_moved,omitempty"` // of the part's slots, those another master serves at the end
 	Complete     bool   `json:"complete"`
 	Stopped      string `json:"stopped,omitempty"`
 	Error        string `json:"error,omitempty"`
@@ -305,6 +306,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		return err // another error than a failover stops the others after their batch in flight
 	})
 
+	moved := movedSlots(ctx, cl, masters, run.runs)
 	total := &BulkReport{Op: opt.Op, Pattern: opt.Pattern, TTLms: ttlMs(opt), Note: bulkNote,
 		Journal: files.rep.Journal, Backup: files.rep.Backup, Complete: true}
 	var firstErr error
@@ -316,7 +318,8 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		total.Complete = total.Complete && rep.Complete
 		total.Nodes = append(total.Nodes, BulkNodeReport{NodeRun: run.runs[i], Applied: rep.Applied, AlreadyGone: rep.AlreadyGone,
 			Unchanged: rep.Unchanged, Unknown: rep.Unknown, Refused: rep.Refused, NotAttempted: rep.NotAttempted,
-			Scanned: rep.Scanned, Matched: rep.Matched, Moved: r.rt.moved, Complete: rep.Complete, Stopped: rep.Stopped, Error: rep.Error})
+			Scanned: rep.Scanned, Matched: rep.Matched, Moved: r.rt.moved, SlotsMoved: moved[i], Complete: rep.Complete, Stopped: rep.Stopped, Error: rep.Error})
+		total.SlotsMoved += moved[i]
 		if err != nil && (pick < 0 || parts[pick].rep.Stopped == "cancelled" && rep.Stopped != "cancelled") {
 			pick, firstErr = i, fmt.Errorf("%s: %w", masters[i].Addr, err)
 		}
@@ -336,6 +339,29 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		total.Error = ferr.Error()
 	}
 	return total, firstErr
+}
+
+// movedSlots discovers the cluster again after a run and counts, for each
+// master's part, the slots it had at the start that a master other than
+// the one the part ended on (its successor, after a failover) serves now:
+// resharded during the run. A resharding moves keys without a MOVED reply
+// when the run never sent a command to them: only the slot map tells. A
+// discovery that fails counts nothing.
+func movedSlots(ctx context.Context, cl *Cluster, masters []ClusterMaster, runs []NodeRun) []int {
+	out := make([]int, len(masters))
+	if ctx.Err() != nil || cl.Refresh(ctx, "") != nil {
+		return out
+	}
+	for i, m := range masters {
+		for _, r := range m.Slots {
+			for s := r[0]; s <= r[1]; s++ {
+				if cl.SlotOwner(s) != runs[i].Now() {
+					out[i]++
+				}
+			}
+		}
+	}
+	return out
 }
 
 // bulkBoard adds up the masters' progress for a cluster bulk run.

@@ -508,7 +508,10 @@ func TestCluster(t *testing.T) {
 		defer func() { afterPage = nil }()
 		cl.Parallel = 1 // master 1 is done before master 2 scans
 		rep, err := RunBulkCluster(ctx, cl, BulkOptions{Op: OpDelete, Pattern: "{mv}:*", Count: 50, Batch: 1000, JournalDir: r.dir}, nil)
-		if err != nil || !rep.OK() || rep.Applied != 2000 || rep.Nodes[1].Moved == 0 {
+		// The slot went to a master scanned after: nothing was missed,
+		// but the run cannot know that, and says the slot moved.
+		if err != nil || rep.Unknown+rep.Refused+rep.NotAttempted != 0 || !rep.Complete || rep.OK() || rep.SlotsMoved != 1 || rep.Nodes[1].SlotsMoved != 1 ||
+			rep.Applied != 2000 || rep.Nodes[1].Moved == 0 {
 			t.Fatalf("delete across a slot move: %v %+v", err, rep)
 		}
 		if left := r.all(t, cl, "{mv}:*"); len(left) != 0 {
@@ -516,6 +519,44 @@ func TestCluster(t *testing.T) {
 		}
 		t.Logf("master 1 deleted %d keys, %d UNLINK re-sent after MOVED; master 2 deleted %d", rep.Nodes[1].Applied, rep.Nodes[1].Moved, rep.Nodes[2].Applied)
 		r.moveSlot(t, slot, dst, src, ms[2].ID, ms[1].ID, ms[1].Addr)
+	})
+
+	t.Run("a slot moves to a master already scanned: the report says so", func(t *testing.T) {
+		cl := r.open(t)
+		defer r.flush(t, cl)
+		ms := cl.Masters()
+		tag := ""
+		for i := 0; tag == ""; i++ {
+			if k := fmt.Sprintf("{late%d}:", i); cl.Owner(k) == ms[2].Addr {
+				tag = k
+			}
+		}
+		keys := names(tag, 2000)
+		r.set(t, cl, keys, 0)
+		slot := Slot(keys[0])
+		src, dst := cl.Writer(ms[2].Addr), cl.Writer(ms[1].Addr)
+		var once sync.Once
+		afterPage = func(node string) {
+			if node == ms[2].Addr {
+				once.Do(func() { r.moveSlot(t, slot, src, dst, ms[2].ID, ms[1].ID, ms[1].Addr) })
+			}
+		}
+		defer func() { afterPage = nil }()
+		cl.Parallel = 1 // master 1 is done before master 2 scans
+		rep, err := RunBulkCluster(ctx, cl, BulkOptions{Op: OpDelete, Pattern: tag + "*", Count: 50, Batch: 100, JournalDir: r.dir}, nil)
+		afterPage = nil
+		left := len(r.all(t, cl, tag+"*"))
+		if err != nil || rep.OK() || rep.SlotsMoved != 1 || rep.Nodes[2].SlotsMoved != 1 || left == 0 || int64(left) != 2000-rep.Applied {
+			t.Fatalf("%d keys left; %v %+v", left, err, rep)
+		}
+		// Run again, as the report says: the rest goes.
+		cl = r.open(t)
+		rep, err = RunBulkCluster(ctx, cl, BulkOptions{Op: OpDelete, Pattern: tag + "*", JournalDir: r.dir}, nil)
+		if err != nil || !rep.OK() || rep.Applied != int64(left) {
+			t.Fatalf("second run: %v %+v", err, rep)
+		}
+		t.Logf("%d keys moved unreached, deleted by the second run", left)
+		r.moveSlot(t, slot, dst, src, ms[1].ID, ms[2].ID, ms[2].Addr)
 	})
 
 	t.Run("a slot moves mid-delete with backup: the transactions follow", func(t *testing.T) {
@@ -537,7 +578,8 @@ func TestCluster(t *testing.T) {
 		defer func() { afterPage = nil }()
 		cl.Parallel = 1
 		rep, err := RunBulkCluster(ctx, cl, BulkOptions{Op: OpDelete, Pattern: "[{b]*", Count: 50, Batch: 400, Backup: true, JournalDir: r.dir}, nil)
-		if err != nil || !rep.OK() || rep.Applied != 3000 || rep.BackupKeys != 3000 || rep.Nodes[1].Moved == 0 {
+		if err != nil || rep.Unknown+rep.Refused+rep.NotAttempted != 0 || rep.SlotsMoved != 1 ||
+			rep.Applied != 3000 || rep.BackupKeys != 3000 || rep.Nodes[1].Moved == 0 {
 			t.Fatalf("delete with backup across a slot move: %v %+v", err, rep)
 		}
 		if left := r.all(t, cl, "*"); len(left) != 0 {
