@@ -417,7 +417,7 @@ func TestKeysOnACluster(t *testing.T) {
 		}
 		d.keys("enter")
 		d.settle()
-		d.expect("deleted: 1500", "unknown: 0")
+		d.expect("deleted: 1,500", "unknown: 0")
 		if n, m := k.count(t, "page:*"), k.count(t, "item:*"); n != 0 || m != 600 {
 			t.Fatalf("after the browser's delete: %d page, %d item keys", n, m)
 		}
