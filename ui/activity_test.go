@@ -330,3 +330,19 @@ func TestClientsAddrFits80(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowlogHintsWrapIn80: in 80 columns the lines above the slow log
+// wrap rather than lose their end: the command that turns the latency
+// monitor on shows whole.
+func TestSlowlogHintsWrapIn80(t *testing.T) {
+	a := &fakeActivity{slow: SlowlogData{SlowerThan: 10 * time.Millisecond, MaxLen: 128}}
+	m, _ := withActivity(t, a, false)
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	press(t, m, "4")
+	s := screen(m)
+	for _, want := range []string{"(slowlog-max-len)", "CONFIG SET", "latency-monitor-threshold 100 enables it"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("80 columns lack %q:\n%s", want, s)
+		}
+	}
+}

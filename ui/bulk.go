@@ -293,9 +293,14 @@ func (d *bulkDialog) view(st *Styles, w, h int) string {
 	return frame(*st, title, lines, w, len(lines)+2)
 }
 
-// wrapLines wraps s to width cells, as lines.
+// wrapLines wraps s to width cells, as lines, at spaces: a config name
+// such as latency-monitor-threshold, a key or a file name stays whole
+// unless it is longer than a line (ansi.Wrap also breaks at hyphens, so
+// they are swapped for a non-breaking hyphen, one cell wide too, and back).
 func wrapLines(s string, width int) []string {
-	return strings.Split(ansi.Wrap(s, max(10, width), ""), "\n")
+	const nbh = "\u2011"
+	s = strings.ReplaceAll(ansi.Wrap(strings.ReplaceAll(s, "-", nbh), max(10, width), ""), nbh, "-")
+	return strings.Split(s, "\n")
 }
 
 // previewLines are the preview and the confirmation, in at most room

@@ -227,23 +227,30 @@ func (p *slowlogPane) Update(msg tea.Msg) tea.Cmd {
 func (p *slowlogPane) View() string {
 	st := p.st
 	var lines []string
+	// The lines above the table wrap: in 80 columns the hint to turn the
+	// latency monitor on is longer than the pane.
+	say := func(s string) {
+		for _, l := range wrapLines(s, p.w-4) {
+			lines = append(lines, " "+l)
+		}
+	}
 	title := "Slow log"
 	if name := nodeName(p.node, p.seed); name != "" {
 		title += " · " + name
 	}
 	switch {
 	case p.denied != "":
-		lines = append(lines, " "+st.Warn.Render("! ")+"SLOWLOG is not available: "+p.denied)
+		say(st.Warn.Render("! ") + "SLOWLOG is not available: " + p.denied)
 	case p.err != "":
-		lines = append(lines, " "+st.Crit.Render("✖ ")+p.err)
+		say(st.Crit.Render("✖ ") + p.err)
 	}
 	d := p.data
 	if d.ConfigErr != "" {
-		lines = append(lines, " "+st.Muted.Render("settings unknown: "+d.ConfigErr))
+		say(st.Muted.Render("settings unknown: " + d.ConfigErr))
 	} else if d.MaxLen > 0 || d.SlowerThan > 0 {
-		lines = append(lines, " "+st.Muted.Render(fmt.Sprintf("logs commands slower than %s (slowlog-log-slower-than), keeps %d (slowlog-max-len)", usec(float64(d.SlowerThan.Microseconds())), d.MaxLen)))
+		say(st.Muted.Render(fmt.Sprintf("logs commands slower than %s (slowlog-log-slower-than), keeps %d (slowlog-max-len)", usec(float64(d.SlowerThan.Microseconds())), d.MaxLen)))
 	}
-	lines = append(lines, " "+p.latencyLine())
+	say(p.latencyLine())
 	newCount := 0
 	cells := make([][]string, len(d.Entries))
 	for i, e := range d.Entries {
