@@ -546,6 +546,8 @@ func writeBulkReport(w io.Writer, rep *keys.BulkReport) {
 	}
 	if len(rep.Nodes) > 0 {
 		switch {
+		case rep.SlotsMoved > 0 && rep.CaughtUp:
+			fmt.Fprintf(w, "  %s slots changed master during the run (resharding): the masters serving them now were scanned again for their keys (catch-up below)\n", humanize.Comma(int64(rep.SlotsMoved)))
 		case rep.SlotsMoved > 0:
 			fmt.Fprintf(w, "  %s slots changed master during the run (resharding): keys in them that moved to a master already scanned may have been missed; run it again to catch them\n", humanize.Comma(int64(rep.SlotsMoved)))
 		case slices.ContainsFunc(rep.Nodes, func(n keys.BulkNodeReport) bool { return n.Moved > 0 && len(n.Failovers) == 0 }):
@@ -553,8 +555,12 @@ func writeBulkReport(w io.Writer, rep *keys.BulkReport) {
 		}
 		fmt.Fprintf(w, "  %d masters, at once:\n", len(rep.Nodes))
 		for _, n := range rep.Nodes {
+			who := n.Now()
+			if n.CatchUp {
+				who += " (catch-up, resharded slots only)"
+			}
 			line := fmt.Sprintf("    %s: %s %s, already gone %s, unknown %s, refused %s, not attempted %s (scanned %s, matched %s)",
-				n.Now(), rep.Op.Verb(), humanize.Comma(n.Applied), humanize.Comma(n.AlreadyGone), humanize.Comma(n.Unknown),
+				who, rep.Op.Verb(), humanize.Comma(n.Applied), humanize.Comma(n.AlreadyGone), humanize.Comma(n.Unknown),
 				humanize.Comma(n.Refused), humanize.Comma(n.NotAttempted), humanize.Comma(n.Scanned), humanize.Comma(n.Matched))
 			if n.Moved > 0 {
 				line += fmt.Sprintf(", %s sent again after MOVED/ASK", humanize.Comma(n.Moved))

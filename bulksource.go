@@ -140,11 +140,18 @@ func reportLines(r *keys.BulkReport, err error) []string {
 	if r.Unchanged > 0 {
 		lines = append(lines, fmt.Sprintf("had no TTL: %s", n(r.Unchanged)))
 	}
-	if r.SlotsMoved > 0 {
+	switch {
+	case r.SlotsMoved > 0 && r.CaughtUp:
+		lines = append(lines, fmt.Sprintf("%s slots changed master during the run (resharding): the masters serving them now were scanned again for their keys", n(int64(r.SlotsMoved))))
+	case r.SlotsMoved > 0:
 		lines = append(lines, fmt.Sprintf("%s slots changed master during the run (resharding): keys in them that moved to a master already scanned may have been missed; run it again to catch them", n(int64(r.SlotsMoved))))
 	}
 	for _, nr := range r.Nodes {
-		lines = append(lines, fmt.Sprintf("%s: %s %s · already gone %s · unknown %s · not attempted %s", nr.Now(), r.Op.Verb(), n(nr.Applied), n(nr.AlreadyGone), n(nr.Unknown), n(nr.NotAttempted)))
+		who := nr.Now()
+		if nr.CatchUp {
+			who += " (catch-up)"
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s %s · already gone %s · unknown %s · not attempted %s", who, r.Op.Verb(), n(nr.Applied), n(nr.AlreadyGone), n(nr.Unknown), n(nr.NotAttempted)))
 		lines = append(lines, nr.Notes("the "+string(r.Op))...)
 	}
 	if !r.Complete {

@@ -87,6 +87,7 @@ type BulkOptions struct {
 	Ledger *redisinfo.Ledger
 
 	guard func(context.Context, bool) error // a cluster master's role check, before each SCAN
+	keep  func(key string) bool             // when set, keys it refuses are out of the run's scope: skipped, counted nowhere
 }
 
 // BulkProgress is reported after every batch (and every SCAN page).
@@ -147,8 +148,10 @@ type BulkReport struct {
 	// SlotsMoved (a cluster run): slots served by another master at the
 	// end than the one their part ended on, a failover aside: resharded
 	// during the run. Keys in them that moved to a master already scanned
-	// were not reached.
-	SlotsMoved int `json:"slots_moved,omitempty"`
+	// were not reached, unless CaughtUp: a delete looks for them again on
+	// the masters that serve those slots now (the Nodes marked catch_up).
+	SlotsMoved int  `json:"slots_moved,omitempty"`
+	CaughtUp   bool `json:"caught_up,omitempty"`
 }
 
 // ErrAborted is wrapped by the error of a run cut by BulkOptions.Abort.
@@ -194,7 +197,7 @@ func (op Op) command() string {
 
 // OK reports a run that ended with nothing unknown, refused or left out.
 func (r *BulkReport) OK() bool {
-	return r.Unknown == 0 && r.Refused == 0 && r.NotAttempted == 0 && r.Complete && r.Error == "" && r.SlotsMoved == 0
+	return r.Unknown == 0 && r.Refused == 0 && r.NotAttempted == 0 && r.Complete && r.Error == "" && (r.SlotsMoved == 0 || r.CaughtUp)
 }
 
 // ValidateBulk checks what can be checked before anything is sent.
@@ -521,6 +524,9 @@ func (r *bulkRun) drive(ctx context.Context, reader *redis.Client) (complete boo
 	st, scanErr := Scan(scanCtx, reader, sopt, func(page []string) error {
 		r.rep.Scanned += int64(len(page))
 		for _, k := range page {
+			if opt.keep != nil && !opt.keep(k) {
+				continue
+			}
 			if !Match(opt.Pattern, k) {
 				r.rep.Mismatched++
 				continue

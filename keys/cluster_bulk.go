@@ -171,6 +171,7 @@ type BulkNodeReport struct {
 	Matched      int64  `json:"matched"`
 	Moved        int64  `json:"moved"`                 // commands re-sent to another node after MOVED or ASK
 	SlotsMoved   int    `json:"slots_moved,omitempty"` // of the part's slots, those another master serves at the end
+	CatchUp      bool   `json:"catch_up,omitempty"`    // a second look, for the keys of resharded slots, on a master that serves some now
 	Complete     bool   `json:"complete"`
 	Stopped      string `json:"stopped,omitempty"`
 	Error        string `json:"error,omitempty"`
@@ -306,7 +307,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		return err // another error than a failover stops the others after their batch in flight
 	})
 
-	moved := movedSlots(ctx, cl, masters, run.runs)
+	moved, movedSet := movedSlots(ctx, cl, masters, run.runs)
 	total := &BulkReport{Op: opt.Op, Pattern: opt.Pattern, TTLms: ttlMs(opt), Note: bulkNote,
 		Journal: files.rep.Journal, Backup: files.rep.Backup, Complete: true}
 	var firstErr error
@@ -330,6 +331,9 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 			total.Error = masters[pick].Addr + ": " + total.Error
 		}
 	}
+	if firstErr == nil && opt.Op == OpDelete && len(movedSet) > 0 {
+		firstErr = catchUp(ctx, cl, opt, files, movedSet, dial, total)
+	}
 	total.Elapsed = time.Since(start)
 	if s := total.Elapsed.Seconds(); s > 0 {
 		total.KeysPerSec = float64(total.Applied+total.AlreadyGone+total.Unchanged+total.Unknown+total.Refused) / s
@@ -347,21 +351,73 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 // resharded during the run. A resharding moves keys without a MOVED reply
 // when the run never sent a command to them: only the slot map tells. A
 // discovery that fails counts nothing.
-func movedSlots(ctx context.Context, cl *Cluster, masters []ClusterMaster, runs []NodeRun) []int {
-	out := make([]int, len(masters))
+func movedSlots(ctx context.Context, cl *Cluster, masters []ClusterMaster, runs []NodeRun) (counts []int, slots map[int]bool) {
+	counts = make([]int, len(masters))
 	if ctx.Err() != nil || cl.Refresh(ctx, "") != nil {
-		return out
+		return counts, nil
 	}
 	for i, m := range masters {
 		for _, r := range m.Slots {
 			for s := r[0]; s <= r[1]; s++ {
 				if cl.SlotOwner(s) != runs[i].Now() {
-					out[i]++
+					counts[i]++
+					if slots == nil {
+						slots = map[int]bool{}
+					}
+					slots[s] = true
 				}
 			}
 		}
 	}
-	return out
+	return counts, slots
+}
+
+// catchUp looks again, after a delete, for the keys of the slots
+// resharded during it: each master that serves some of them now is
+// scanned once more and the matching keys in those slots are deleted, one
+// master after another, into the same journal and backup. Keys the run
+// deleted are gone, so nothing is deleted twice; a key deleted by the
+// catch-up counts on its own line in Nodes (catch_up). (An expire or
+// persist cannot look again this way: the keys it changed are still
+// there, and a second change would spoil their undo record.)
+func catchUp(ctx context.Context, cl *Cluster, opt BulkOptions, files *bulkFiles, slots map[int]bool,
+	dial func(context.Context, string) (*wconn, error), total *BulkReport) error {
+	var owners []string
+	for s := range slots {
+		if o := cl.SlotOwner(s); o != "" && !slices.Contains(owners, o) {
+			owners = append(owners, o)
+		}
+	}
+	slices.Sort(owners)
+	for _, addr := range owners {
+		w, err := dial(ctx, addr)
+		if err != nil {
+			return fmt.Errorf("looking again for the keys of resharded slots: %s: %w", addr, err)
+		}
+		o := opt
+		o.Node, o.Ledger, o.Rate = addr, cl.ledger, opt.Rate/float64(len(owners))
+		o.keep = func(k string) bool { return slots[Slot(k)] }
+		r := newBulkRun(o, files, time.Now(), nil)
+		r.rt = newRouter(addr, w, cl.ledger, opt.Abort)
+		r.rt.dial, r.rt.cluster = dial, true
+		r.pace = newPacer(o)
+		complete, pending, err := r.drive(ctx, cl.Reader(addr))
+		r.rep.Complete = complete
+		err = r.conclude(ctx, pending, err)
+		r.rt.close()
+		rep := r.rep
+		total.addCounts(rep)
+		total.Complete = total.Complete && rep.Complete
+		total.Nodes = append(total.Nodes, BulkNodeReport{NodeRun: NodeRun{Node: addr}, CatchUp: true, Applied: rep.Applied,
+			AlreadyGone: rep.AlreadyGone, Unknown: rep.Unknown, Refused: rep.Refused, NotAttempted: rep.NotAttempted,
+			Scanned: rep.Scanned, Matched: rep.Matched, Moved: r.rt.moved, Complete: rep.Complete, Stopped: rep.Stopped, Error: rep.Error})
+		if err != nil {
+			total.Stopped, total.Error = rep.Stopped, addr+": "+rep.Error
+			return fmt.Errorf("%s (looking again for the keys of resharded slots): %w", addr, err)
+		}
+	}
+	total.CaughtUp = true
+	return nil
 }
 
 // bulkBoard adds up the masters' progress for a cluster bulk run.
