@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -331,7 +332,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 			total.Error = masters[pick].Addr + ": " + total.Error
 		}
 	}
-	if firstErr == nil && opt.Op == OpDelete && len(movedSet) > 0 {
+	if firstErr == nil && len(movedSet) > 0 {
 		firstErr = catchUp(ctx, cl, opt, files, movedSet, dial, total)
 	}
 	total.Elapsed = time.Since(start)
@@ -372,16 +373,22 @@ func movedSlots(ctx context.Context, cl *Cluster, masters []ClusterMaster, runs 
 	return counts, slots
 }
 
-// catchUp looks again, after a delete, for the keys of the slots
-// resharded during it: each master that serves some of them now is
-// scanned once more and the matching keys in those slots are deleted, one
-// master after another, into the same journal and backup. Keys the run
-// deleted are gone, so nothing is deleted twice; a key deleted by the
-// catch-up counts on its own line in Nodes (catch_up). (An expire or
-// persist cannot look again this way: the keys it changed are still
-// there, and a second change would spoil their undo record.)
+// catchUp looks again, after a run, for the keys of the slots resharded
+// during it: each master that serves some of them now is scanned once
+// more and the matching keys in those slots are acted on, one master after
+// another, into the same journal and backup. Nothing is done twice: keys a
+// delete removed are gone, and an expire or persist skips the keys its
+// journal already lists (their undo record is the first one). The keys
+// the catch-up reaches count on lines of their own in Nodes (catch_up).
 func catchUp(ctx context.Context, cl *Cluster, opt BulkOptions, files *bulkFiles, slots map[int]bool,
 	dial func(context.Context, string) (*wconn, error), total *BulkReport) error {
+	var done map[string]bool
+	if opt.Op != OpDelete {
+		var err error
+		if done, err = journaledIn(files.journal.path, slots); err != nil {
+			return fmt.Errorf("looking again for the keys of resharded slots: %w", err)
+		}
+	}
 	var owners []string
 	for s := range slots {
 		if o := cl.SlotOwner(s); o != "" && !slices.Contains(owners, o) {
@@ -396,7 +403,7 @@ func catchUp(ctx context.Context, cl *Cluster, opt BulkOptions, files *bulkFiles
 		}
 		o := opt
 		o.Node, o.Ledger, o.Rate = addr, cl.ledger, opt.Rate/float64(len(owners))
-		o.keep = func(k string) bool { return slots[Slot(k)] }
+		o.keep = func(k string) bool { return slots[Slot(k)] && !done[k] }
 		r := newBulkRun(o, files, time.Now(), nil)
 		r.rt = newRouter(addr, w, cl.ledger, opt.Abort)
 		r.rt.dial, r.rt.cluster = dial, true
@@ -418,6 +425,29 @@ func catchUp(ctx context.Context, cl *Cluster, opt BulkOptions, files *bulkFiles
 	}
 	total.CaughtUp = true
 	return nil
+}
+
+// journaledIn lists the keys in slots that the journal at path says the
+// run sent, whatever became of them.
+func journaledIn(path string, slots map[int]bool) (map[string]bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	j, err := ReadJournal(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading the journal %s: %w", path, err)
+	}
+	out := map[string]bool{}
+	for _, list := range [][]string{j.Applied, j.Gone, j.Unchanged, j.Unknown, j.Refused} {
+		for _, k := range list {
+			if slots[Slot(k)] {
+				out[k] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 // bulkBoard adds up the masters' progress for a cluster bulk run.
