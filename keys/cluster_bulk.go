@@ -200,8 +200,11 @@ type BulkNodeReport struct {
 //     master that took its slots. Keys it deleted are gone there, so
 //     nothing counts twice: the counts are UNLINK's replies.
 //
-// A slot migrated during the run (resharding) takes its keys along: those
-// that land on a master already scanned are not reached; Moved counts the
+// A slot migrated during the run (resharding) takes its keys along, and
+// those that land on a master already scanned are not reached by its
+// scan: after a run that went through, the slot map is read again and
+// each master serving a slot that changed master is scanned once more for
+// that slot's keys (catchUp; SlotsMoved, CaughtUp). Moved counts the
 // commands that met a moved slot.
 //
 // opt.Rate is for the whole cluster, split evenly between the masters.
