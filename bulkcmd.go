@@ -406,15 +406,8 @@ func confirm(ctx context.Context, stdin io.Reader, stderr io.Writer, op keys.Op,
 	} else {
 		fmt.Fprintf(stderr, "Type the pattern (%s) or the number of keys (%s) to %s them: ", keys.Escape(pv.Pattern), count, op)
 	}
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdin).ReadString('\n')
-		line <- s
-	}()
-	var got string
-	select {
-	case got = <-line:
-	case <-ctx.Done():
+	got, ok := readLine(ctx, stdin)
+	if !ok {
 		fmt.Fprintln(stderr)
 		return false, 130
 	}
@@ -638,18 +631,28 @@ func (p *progressPrinter) clear() {
 	}
 }
 
-// confirmCount asks for a number to be typed.
-func confirmCount(ctx context.Context, stdin io.Reader, stderr io.Writer, prompt string, n int64) (bool, int) {
-	fmt.Fprint(stderr, prompt)
+// readLine reads one line from stdin; false when ctx ends first (ctrl+c
+// at the prompt). The read goes on in the background, as a terminal read
+// cannot be cancelled; the process exits soon after.
+func readLine(ctx context.Context, stdin io.Reader) (string, bool) {
 	line := make(chan string, 1)
 	go func() {
 		s, _ := bufio.NewReader(stdin).ReadString('\n')
 		line <- s
 	}()
-	var got string
 	select {
-	case got = <-line:
+	case got := <-line:
+		return got, true
 	case <-ctx.Done():
+		return "", false
+	}
+}
+
+// confirmCount asks for a number to be typed.
+func confirmCount(ctx context.Context, stdin io.Reader, stderr io.Writer, prompt string, n int64) (bool, int) {
+	fmt.Fprint(stderr, prompt)
+	got, ok := readLine(ctx, stdin)
+	if !ok {
 		fmt.Fprintln(stderr)
 		return false, 130
 	}

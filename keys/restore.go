@@ -207,15 +207,7 @@ func restore(ctx context.Context, tgt restoreTarget, path string, opt RestoreOpt
 	}
 	err = rs.run(ctx, br)
 	if err != nil {
-		switch {
-		case isClosed(opt.Abort):
-			rep.Stopped = "aborted"
-		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-			rep.Stopped = "cancelled"
-		case rep.Stopped == "":
-			rep.Stopped = "failed"
-		}
-		rep.Error = err.Error()
+		rep.stop(ctx, opt.Abort, err)
 		// The keys left in the file were not attempted.
 		var left []string
 		for {
@@ -516,4 +508,18 @@ func (rs *restoreRun) noteError(s string) {
 
 func e2s(key []byte, err error) string {
 	return fmt.Sprintf("%s: %v", Escape(string(key)), err)
+}
+
+// stop records why a restore or undo ended early: aborted, cancelled, or
+// failed unless a more precise reason is set already.
+func (r *RestoreReport) stop(ctx context.Context, abort <-chan struct{}, err error) {
+	switch {
+	case isClosed(abort):
+		r.Stopped = "aborted"
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		r.Stopped = "cancelled"
+	case r.Stopped == "":
+		r.Stopped = "failed"
+	}
+	r.Error = err.Error()
 }

@@ -120,15 +120,7 @@ func undo(ctx context.Context, tgt restoreTarget, path string, opt RestoreOption
 		}
 	}
 	if err != nil {
-		switch {
-		case isClosed(opt.Abort):
-			rep.Stopped = "aborted"
-		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-			rep.Stopped = "cancelled"
-		case rep.Stopped == "":
-			rep.Stopped = "failed"
-		}
-		rep.Error = err.Error()
+		rep.stop(ctx, opt.Abort, err)
 		rep.Keys += int64(len(recs))
 		rep.NotAttempted += int64(len(recs))
 		for len(recs) > 0 {
