@@ -66,18 +66,18 @@ func dialRaw(ctx context.Context, c *redis.Client, timeout time.Duration) (*rawC
 	r := &rawConn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
 	switch {
 	case o.Password != "" && o.Username != "":
-		r.buf = appendCommand(r.buf, "AUTH", o.Username, o.Password)
+		r.buf = conn.AppendCommand(r.buf, "AUTH", o.Username, o.Password)
 		r.hello = append(r.hello, "auth")
 	case o.Password != "":
-		r.buf = appendCommand(r.buf, "AUTH", o.Password)
+		r.buf = conn.AppendCommand(r.buf, "AUTH", o.Password)
 		r.hello = append(r.hello, "auth")
 	}
 	if o.DB != 0 {
-		r.buf = appendCommand(r.buf, "SELECT", strconv.Itoa(o.DB))
+		r.buf = conn.AppendCommand(r.buf, "SELECT", strconv.Itoa(o.DB))
 		r.hello = append(r.hello, "select")
 	}
 	if o.ClientName != "" {
-		r.buf = appendCommand(r.buf, "CLIENT", "SETNAME", o.ClientName)
+		r.buf = conn.AppendCommand(r.buf, "CLIENT", "SETNAME", o.ClientName)
 		r.hello = append(r.hello, "client|setname")
 	}
 	r.helloIn = len(r.buf)
@@ -160,10 +160,10 @@ func (r *rawConn) measure(ctx context.Context, timeout time.Duration, keys []str
 	r.buf = r.buf[:0]
 	for _, k := range keys {
 		if wantMem {
-			r.buf = appendCommand(r.buf, "MEMORY", "USAGE", k)
+			r.buf = conn.AppendCommand(r.buf, "MEMORY", "USAGE", k)
 		}
 		if wantTTL {
-			r.buf = appendCommand(r.buf, "PTTL", k)
+			r.buf = conn.AppendCommand(r.buf, "PTTL", k)
 		}
 	}
 	res.in = len(r.buf)
@@ -243,18 +243,3 @@ func (e replyError) Error() string { return string(e) }
 
 // RedisError marks replyError as a redis.Error.
 func (replyError) RedisError() {}
-
-// appendCommand appends a command as a RESP array of bulk strings.
-func appendCommand(b []byte, args ...string) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
-		b = append(b, a...)
-		b = append(b, '\r', '\n')
-	}
-	return b
-}

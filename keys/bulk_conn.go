@@ -164,7 +164,7 @@ func (w *wconn) isAborted() bool {
 
 // add appends one command to the batch being built.
 func (w *wconn) add(args ...string) {
-	w.buf = appendRESP(w.buf, args...)
+	w.buf = conn.AppendCommand(w.buf, args...)
 	w.ends = append(w.ends, len(w.buf))
 }
 
@@ -173,9 +173,9 @@ func (w *wconn) addVariadic(name string, keys []string) {
 	b := append(w.buf, '*')
 	b = strconv.AppendInt(b, int64(len(keys)+1), 10)
 	b = append(b, '\r', '\n')
-	b = appendBulk(b, name)
+	b = conn.AppendBulk(b, name)
 	for _, k := range keys {
-		b = appendBulk(b, k)
+		b = conn.AppendBulk(b, k)
 	}
 	w.buf = b
 	w.ends = append(w.ends, len(w.buf))
@@ -354,22 +354,3 @@ func (e bulkReplyError) Error() string { return string(e) }
 
 // RedisError marks bulkReplyError as a redis.Error.
 func (bulkReplyError) RedisError() {}
-
-// appendRESP appends a command as a RESP array of bulk strings.
-func appendRESP(b []byte, args ...string) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = appendBulk(b, a)
-	}
-	return b
-}
-
-func appendBulk(b []byte, a string) []byte {
-	b = append(b, '$')
-	b = strconv.AppendInt(b, int64(len(a)), 10)
-	b = append(b, '\r', '\n')
-	b = append(b, a...)
-	return append(b, '\r', '\n')
-}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"redtop/conn"
 	"strconv"
 	"strings"
 	"time"
@@ -50,15 +51,15 @@ func (c rcmd) appendTo(w *wconn) {
 	b := append(w.buf, '*')
 	b = strconv.AppendInt(b, int64(1+len(c.head)+len(c.keys)+len(c.extra)), 10)
 	b = append(b, '\r', '\n')
-	b = appendBulk(b, c.name)
+	b = conn.AppendBulk(b, c.name)
 	for _, a := range c.head {
-		b = appendBulk(b, a)
+		b = conn.AppendBulk(b, a)
 	}
 	for _, k := range c.keys {
-		b = appendBulk(b, k)
+		b = conn.AppendBulk(b, k)
 	}
 	for _, a := range c.extra {
-		b = appendBulk(b, a)
+		b = conn.AppendBulk(b, a)
 	}
 	w.buf = b
 	w.ends = append(w.ends, len(w.buf))

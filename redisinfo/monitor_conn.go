@@ -93,7 +93,7 @@ func dialMonitor(ctx context.Context, t conn.Target, opt MonitorOptions) (*monit
 	)
 	var req []byte
 	for _, s := range steps {
-		req = monitorAppendRESP(req, s.args...)
+		req = conn.AppendCommand(req, s.args...)
 	}
 	if _, err := c.Write(req); err != nil {
 		raw.Close()
@@ -166,21 +166,6 @@ func monitorTrimCRLF(b []byte) []byte {
 	}
 	if n := len(b); n >= 1 && b[n-1] == '\n' {
 		return b[:n-1]
-	}
-	return b
-}
-
-// monitorAppendRESP appends a command as a RESP array of bulk strings.
-func monitorAppendRESP(b []byte, args ...string) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
-		b = append(b, a...)
-		b = append(b, '\r', '\n')
 	}
 	return b
 }
