@@ -538,11 +538,9 @@ func writeBulkReport(w io.Writer, rep *keys.BulkReport) {
 			humanize.Comma(rep.BackupKeys), humanize.IBytes(uint64(rep.BackupBytes)), rep.Backup)
 	}
 	if len(rep.Nodes) > 0 {
-		switch {
-		case rep.SlotsMoved > 0 && rep.CaughtUp:
-			fmt.Fprintf(w, "  %s slots changed master during the run (resharding): the masters serving them now were scanned again for their keys (catch-up below)\n", humanize.Comma(int64(rep.SlotsMoved)))
-		case rep.SlotsMoved > 0:
-			fmt.Fprintf(w, "  %s slots changed master during the run (resharding): keys in them that moved to a master already scanned may have been missed; run it again to catch them\n", humanize.Comma(int64(rep.SlotsMoved)))
+		switch note := rep.ReshardNote(); {
+		case note != "":
+			fmt.Fprintf(w, "  %s\n", note)
 		case slices.ContainsFunc(rep.Nodes, func(n keys.BulkNodeReport) bool { return n.Moved > 0 && len(n.Failovers) == 0 }):
 			fmt.Fprintln(w, "  slots moved during the run (resharding?): keys that moved to a master already scanned were not reached; run it again to catch them")
 		}

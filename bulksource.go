@@ -140,11 +140,8 @@ func reportLines(r *keys.BulkReport, err error) []string {
 	if r.Unchanged > 0 {
 		lines = append(lines, fmt.Sprintf("had no TTL: %s", n(r.Unchanged)))
 	}
-	switch {
-	case r.SlotsMoved > 0 && r.CaughtUp:
-		lines = append(lines, fmt.Sprintf("%s slots changed master during the run (resharding): the masters serving them now were scanned again for their keys", n(int64(r.SlotsMoved))))
-	case r.SlotsMoved > 0:
-		lines = append(lines, fmt.Sprintf("%s slots changed master during the run (resharding): keys in them that moved to a master already scanned may have been missed; run it again to catch them", n(int64(r.SlotsMoved))))
+	if note := r.ReshardNote(); note != "" {
+		lines = append(lines, note)
 	}
 	for _, nr := range r.Nodes {
 		who := nr.Now()

@@ -599,6 +599,18 @@ func (r *bulkRun) finish() {
 	}
 }
 
+// ReshardNote says, when SlotsMoved, what became of the resharded slots'
+// keys; "" otherwise.
+func (rep *BulkReport) ReshardNote() string {
+	switch {
+	case rep.SlotsMoved == 0:
+		return ""
+	case rep.CaughtUp:
+		return fmt.Sprintf("%d slots changed master during the run (resharding): the masters serving them now were scanned again for their keys", rep.SlotsMoved)
+	}
+	return fmt.Sprintf("%d slots changed master during the run (resharding): keys in them that moved to a master already scanned may have been missed; run it again to catch them", rep.SlotsMoved)
+}
+
 // addCounts adds o's counts of keys and batches to rep's: a cluster's
 // masters, or a run's write lanes, make one report.
 func (rep *BulkReport) addCounts(o *BulkReport) {

@@ -274,13 +274,7 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 	parts := make([]*bulkRun, len(masters))
 	leftover := make([][]string, len(masters))
 	for i, m := range masters {
-		o := opt
-		o.Node, o.Ledger, o.Rate = m.Addr, cl.ledger, opt.Rate/float64(len(masters))
-		r := newBulkRun(o, files, start, func(p BulkProgress) { bb.set(i, p) })
-		r.rt = newRouter(m.Addr, ws[i], cl.ledger, opt.Abort)
-		r.rt.dial, r.rt.cluster = dial, true
-		r.pace = newPacer(o)
-		parts[i] = r
+		parts[i] = newPart(cl, opt, m.Addr, len(masters), ws[i], dial, files, start, func(p BulkProgress) { bb.set(i, p) })
 	}
 	defer func() {
 		for _, r := range parts {
@@ -321,9 +315,9 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		rep := r.rep
 		total.addCounts(rep)
 		total.Complete = total.Complete && rep.Complete
-		total.Nodes = append(total.Nodes, BulkNodeReport{NodeRun: run.runs[i], Applied: rep.Applied, AlreadyGone: rep.AlreadyGone,
-			Unchanged: rep.Unchanged, Unknown: rep.Unknown, Refused: rep.Refused, NotAttempted: rep.NotAttempted,
-			Scanned: rep.Scanned, Matched: rep.Matched, Moved: r.rt.moved, SlotsMoved: moved[i], Complete: rep.Complete, Stopped: rep.Stopped, Error: rep.Error})
+		nr := r.nodeReport(run.runs[i])
+		nr.SlotsMoved = moved[i]
+		total.Nodes = append(total.Nodes, nr)
 		total.SlotsMoved += moved[i]
 		if err != nil && (pick < 0 || parts[pick].rep.Stopped == "cancelled" && rep.Stopped != "cancelled") {
 			pick, firstErr = i, fmt.Errorf("%s: %w", masters[i].Addr, err)
@@ -347,6 +341,27 @@ func RunBulkCluster(ctx context.Context, cl *Cluster, opt BulkOptions, progress 
 		total.Error = ferr.Error()
 	}
 	return total, firstErr
+}
+
+// newPart is one master's part of a cluster run: opt on the master at
+// addr, its rate a share of parts, writing on w (redirects dialled with
+// dial) into files.
+func newPart(cl *Cluster, opt BulkOptions, addr string, parts int, w *wconn, dial func(context.Context, string) (*wconn, error),
+	files *bulkFiles, start time.Time, progress func(BulkProgress)) *bulkRun {
+	opt.Node, opt.Ledger, opt.Rate = addr, cl.ledger, opt.Rate/float64(parts)
+	r := newBulkRun(opt, files, start, progress)
+	r.rt = newRouter(addr, w, cl.ledger, opt.Abort)
+	r.rt.dial, r.rt.cluster = dial, true
+	r.pace = newPacer(opt)
+	return r
+}
+
+// nodeReport is what the part r did, for a cluster report's Nodes.
+func (r *bulkRun) nodeReport(run NodeRun) BulkNodeReport {
+	rep := r.rep
+	return BulkNodeReport{NodeRun: run, Applied: rep.Applied, AlreadyGone: rep.AlreadyGone, Unchanged: rep.Unchanged,
+		Unknown: rep.Unknown, Refused: rep.Refused, NotAttempted: rep.NotAttempted, Scanned: rep.Scanned, Matched: rep.Matched,
+		Moved: r.rt.moved, Complete: rep.Complete, Stopped: rep.Stopped, Error: rep.Error}
 }
 
 // movedSlots discovers the cluster again after a run and counts, for each
@@ -405,12 +420,8 @@ func catchUp(ctx context.Context, cl *Cluster, opt BulkOptions, files *bulkFiles
 			return fmt.Errorf("looking again for the keys of resharded slots: %s: %w", addr, err)
 		}
 		o := opt
-		o.Node, o.Ledger, o.Rate = addr, cl.ledger, opt.Rate/float64(len(owners))
 		o.keep = func(k string) bool { return slots[Slot(k)] && !done[k] }
-		r := newBulkRun(o, files, time.Now(), nil)
-		r.rt = newRouter(addr, w, cl.ledger, opt.Abort)
-		r.rt.dial, r.rt.cluster = dial, true
-		r.pace = newPacer(o)
+		r := newPart(cl, o, addr, len(owners), w, dial, files, time.Now(), nil)
 		complete, pending, err := r.drive(ctx, cl.Reader(addr))
 		r.rep.Complete = complete
 		err = r.conclude(ctx, pending, err)
@@ -418,9 +429,9 @@ func catchUp(ctx context.Context, cl *Cluster, opt BulkOptions, files *bulkFiles
 		rep := r.rep
 		total.addCounts(rep)
 		total.Complete = total.Complete && rep.Complete
-		total.Nodes = append(total.Nodes, BulkNodeReport{NodeRun: NodeRun{Node: addr}, CatchUp: true, Applied: rep.Applied,
-			AlreadyGone: rep.AlreadyGone, Unknown: rep.Unknown, Refused: rep.Refused, NotAttempted: rep.NotAttempted,
-			Scanned: rep.Scanned, Matched: rep.Matched, Moved: r.rt.moved, Complete: rep.Complete, Stopped: rep.Stopped, Error: rep.Error})
+		nr := r.nodeReport(NodeRun{Node: addr})
+		nr.CatchUp = true
+		total.Nodes = append(total.Nodes, nr)
 		if err != nil {
 			total.Stopped, total.Error = rep.Stopped, addr+": "+rep.Error
 			return fmt.Errorf("%s (looking again for the keys of resharded slots): %w", addr, err)

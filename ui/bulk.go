@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"github.com/charmbracelet/x/ansi"
 	"strconv"
 	"strings"
 	"time"
@@ -291,16 +290,6 @@ func (d *bulkDialog) view(st *Styles, w, h int) string {
 		lines[i] = " " + lines[i]
 	}
 	return frame(*st, title, lines, w, len(lines)+2)
-}
-
-// wrapLines wraps s to width cells, as lines, at spaces: a config name
-// such as latency-monitor-threshold, a key or a file name stays whole
-// unless it is longer than a line (ansi.Wrap also breaks at hyphens, so
-// they are swapped for a non-breaking hyphen, one cell wide too, and back).
-func wrapLines(s string, width int) []string {
-	const nbh = "\u2011"
-	s = strings.ReplaceAll(ansi.Wrap(strings.ReplaceAll(s, "-", nbh), max(10, width), ""), nbh, "-")
-	return strings.Split(s, "\n")
 }
 
 // previewLines are the preview and the confirmation, in at most room

@@ -117,3 +117,13 @@ func columns(cells []string, widths []int) string {
 	}
 	return b.String()
 }
+
+// wrapLines wraps s to width cells, as lines, at spaces: a config name
+// such as latency-monitor-threshold, a key or a file name stays whole
+// unless it is longer than a line (ansi.Wrap also breaks at hyphens, so
+// they are swapped for a non-breaking hyphen, one cell wide too, and back).
+func wrapLines(s string, width int) []string {
+	const nbh = "\u2011"
+	s = strings.ReplaceAll(ansi.Wrap(strings.ReplaceAll(s, "-", nbh), max(10, width), ""), nbh, "-")
+	return strings.Split(s, "\n")
+}
